@@ -1,0 +1,22 @@
+//! Guiding Star in Rust: a CTF contest backend.
+//!
+//! # Layout
+//!
+//! **rules** — the contest's rules in plain Rust: groups, boards, scoring, profile
+//! fields, cooldowns, badges, site templates. The one place organizers are expected to edit.
+//!
+//! **rows** — the raw rows the database stores (schema.md); the only persistent data.
+//!
+//! **state** — the in-RAM game state: pure logic, no IO, no async. Built from rows by a
+//! full rebuild or by applying one change at a time, with identical results; answers the
+//! player API's questions as JSON values.
+//!
+//! **store** — the SQL side: migrations for SQLite, MySQL/MariaDB and PostgreSQL,
+//! loading and writing rows, dump import and export.
+//!
+//! **config** — `gs.toml`, defaults and `GS_SECTION__KEY` overrides (cli.md).
+#![forbid(unsafe_code)]
+
+pub mod rules;
+pub mod rows;
+pub mod state;

@@ -1,0 +1,1 @@
+//! The contest's rules, in plain Rust. Organizers edit this file.
