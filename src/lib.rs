@@ -17,6 +17,7 @@
 //! **config** — `gs.toml`, defaults and `GS_SECTION__KEY` overrides (cli.md).
 #![forbid(unsafe_code)]
 
-pub mod rules;
+pub mod demo;
 pub mod rows;
+pub mod rules;
 pub mod state;

@@ -1,2 +1,20 @@
 //! The in-RAM game state: pure logic, no IO, no async.
 //! Rebuilt from rows; answers are JSON values, push messages are values for the transport.
+
+pub mod actions;
+pub mod announcement;
+pub mod answers;
+pub mod board;
+pub mod challenge;
+pub mod flag;
+pub mod game;
+pub mod policy;
+pub mod profile;
+pub mod render_cache;
+pub mod submission;
+#[path = "/work/stubs/template.rs"]
+pub mod template;
+pub mod trigger;
+pub mod user;
+
+pub use game::{Game, GameOptions, PushMessage, RowProblem};
