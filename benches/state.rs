@@ -73,7 +73,7 @@ fn fresh_correct_submissions(game: &Game, first_id: i64, n: usize) -> Vec<Submis
 fn incremental_submission(c: &mut Criterion) {
     let tables = contest(2_000, 20_000);
     let base = Game::build(tables, 2000, GameOptions::default());
-    let next_id = base.submissions.last().map_or(1, |s| s.row.id + 1);
+    let next_id = base.submissions.last().map_or(1, |s| s.id + 1);
     const CHUNK: usize = 2_000;
     let pool = fresh_correct_submissions(&base, next_id, CHUNK);
     c.bench_function(

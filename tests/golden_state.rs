@@ -122,7 +122,7 @@ fn act(game: &mut Game, endpoint: &str, token: Option<&str>, body: &Value) -> Va
                 Ok(n) => n,
                 Err(msg) => return gs::state::answers::error_answer("REDUCER_ERROR", msg),
             };
-            let id = game.submissions.last().map_or(1, |s| s.row.id + 1);
+            let id = game.submissions.last().map_or(1, |s| s.id + 1);
             game.apply_submission(new.into_row(id)).expect("applies");
             match game.submission_verdict(id) {
                 None => ok,

@@ -63,12 +63,12 @@ impl Game {
 
     /// Seconds the user must still wait after a wrong flag, if any.
     pub fn flag_cooldown_remaining(&self, user: UserIdx, now_ms: i64) -> Option<f64> {
-        let last = self.users[user as usize].submissions.last()?;
-        let sub = &self.submissions[*last as usize];
+        let last = self.users[user as usize].last_submission?;
+        let sub = &self.submissions[last as usize];
         if sub.matched.is_some() {
             return None;
         }
-        let elapsed = (now_ms - sub.row.timestamp_ms) as f64 / 1000.0;
+        let elapsed = (now_ms - sub.timestamp_ms) as f64 / 1000.0;
         (elapsed < rules::FLAG_COOLDOWN_S).then(|| rules::FLAG_COOLDOWN_S - elapsed)
     }
 

@@ -344,7 +344,7 @@ impl Game {
                             Some(s) => {
                                 let sub = &self.submissions[s as usize];
                                 score += self.gained_score(sub);
-                                last_ms = last_ms.max(sub.row.timestamp_ms);
+                                last_ms = last_ms.max(sub.timestamp_ms);
                                 json!(sub.timestamp_s())
                             }
                             None => Value::Null,
@@ -543,9 +543,9 @@ impl Game {
             if sub.duplicate {
                 overrides.push("重复提交".to_owned());
             }
-            if let Some(s) = sub.row.score_override_or_null {
+            if let Some(s) = sub.score_override {
                 overrides.push(format!("分数 = {s}"));
-            } else if let Some(p) = sub.row.percentage_override_or_null {
+            } else if let Some(p) = sub.percentage_override {
                 overrides.push(format!("分数 * {p}%"));
             }
             item["overrides"] = json!(overrides);
@@ -580,7 +580,7 @@ impl Game {
         if let Err(e) = u.check_play_game() {
             return check_error(e);
         }
-        self.submissions_answer(ui, u.submissions.iter().rev().copied(), true, now_s)
+        self.submissions_answer(ui, self.submissions_newest_first(ui), true, now_s)
     }
 
     /// `submissions/<uid>`: another user's successful submissions, newest first.

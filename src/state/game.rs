@@ -7,8 +7,9 @@ use super::board::{Board, Ranking};
 use super::challenge::{Challenge, UserIdx};
 use super::flag::{DynamicFlagsHandle, NoDynamicFlags, IMPOSSIBLE_FLAG};
 use super::policy::Policies;
-use super::submission::Submission;
+use super::submission::{KeyIdx, Submission};
 use super::trigger::Timeline;
+use super::uid_index::UidIndex;
 use super::user::{FlagRef, SubIdx, User};
 use crate::rows::{
     AnnouncementRow, ChallengeRow, GamePolicyRow, SubmissionRow, Tables, TriggerRow,
@@ -16,6 +17,7 @@ use crate::rows::{
 };
 use crate::rules::{self, BoardKind};
 use serde_json::{json, Value};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -93,7 +95,7 @@ pub struct Game {
     chall_by_key: HashMap<String, u32>,
     /// Users in load order.
     pub users: Vec<User>,
-    user_by_id: HashMap<i64, UserIdx>,
+    user_by_id: UidIndex,
     user_by_auth_token: HashMap<String, UserIdx>,
     profiles: HashMap<i64, UserProfileRow>,
     /// Submissions in id order.
@@ -103,8 +105,19 @@ pub struct Game {
     /// Rows that could not be used.
     pub problems: Vec<RowProblem>,
     options: GameOptions,
-    correct_flags: HashMap<(UserIdx, FlagRef), Box<str>>,
+    /// Interned challenge keys of submissions.
+    keys: Vec<Box<str>>,
+    key_idx: HashMap<Box<str>, KeyIdx>,
+    /// The challenge of each interned key (kept in step with `chall_by_key`).
+    key_chall: Vec<Option<u32>>,
+    /// First slot of each challenge's flags in the users' `passed_slots`.
+    flag_offset: Vec<u32>,
+    /// Number of flag slots over all challenges.
+    flag_slots: usize,
 }
+
+/// Marks a flag slot the user has not passed.
+const NOT_PASSED: SubIdx = SubIdx::MAX;
 
 impl Game {
     /// Builds the game from every row at `tick`: the full rebuild.
@@ -118,14 +131,18 @@ impl Game {
             chall_order: Vec::new(),
             chall_by_key: HashMap::new(),
             users: Vec::new(),
-            user_by_id: HashMap::new(),
+            user_by_id: UidIndex::default(),
             user_by_auth_token: HashMap::new(),
             profiles: HashMap::new(),
             submissions: Vec::new(),
             boards: rules::BOARDS.iter().map(Board::new).collect(),
             problems: Vec::new(),
             options,
-            correct_flags: HashMap::new(),
+            keys: Vec::new(),
+            key_idx: HashMap::new(),
+            key_chall: Vec::new(),
+            flag_offset: Vec::new(),
+            flag_slots: 0,
         };
         let Tables {
             trigger,
@@ -235,14 +252,26 @@ impl Game {
         // Stable: equal sorting indexes keep id order.
         order.sort_by_key(|&i| self.challenges[i as usize].row.sorting_index);
         self.chall_order = order;
-        self.correct_flags.clear();
+        self.flag_offset.clear();
+        let mut next = 0u32;
+        for ch in &self.challenges {
+            self.flag_offset.push(next);
+            next += ch.flags.len() as u32;
+        }
+        self.flag_slots = next as usize;
+        self.key_chall = self
+            .keys
+            .iter()
+            .map(|k| self.chall_by_key.get(&**k).copied())
+            .collect();
+        self.users.iter_mut().for_each(|u| u.correct_flags.clear());
     }
 
     fn set_users(&mut self, mut rows: Vec<UserRow>) {
         rows.sort_by_key(|u| u.id);
         self.users.clear();
         for row in rows {
-            if self.user_by_id.contains_key(&row.id) {
+            if self.user_by_id.get(row.id).is_some() {
                 self.problem("user", row.id, "duplicate id; skipped");
                 continue;
             }
@@ -310,12 +339,12 @@ impl Game {
 
     /// The user with this id.
     pub fn user_by_id(&self, uid: i64) -> Option<&User> {
-        self.user_by_id.get(&uid).map(|&i| &self.users[i as usize])
+        self.user_by_id.get(uid).map(|i| &self.users[i as usize])
     }
 
     /// Index of the user with this id.
     pub fn user_idx(&self, uid: i64) -> Option<UserIdx> {
-        self.user_by_id.get(&uid).copied()
+        self.user_by_id.get(uid)
     }
 
     /// The enabled user holding this auth token (disabled users count as logged out).
@@ -354,7 +383,7 @@ impl Game {
     /// The submission with this id.
     pub fn submission_by_id(&self, id: i64) -> Option<&Submission> {
         self.submissions
-            .binary_search_by_key(&id, |s| s.row.id)
+            .binary_search_by_key(&id, |s| s.id)
             .ok()
             .map(|i| &self.submissions[i])
     }
@@ -367,28 +396,37 @@ impl Game {
 
     /// The correct value of a flag for a user (derived, then cached).
     pub fn correct_flag(&mut self, user: UserIdx, f: FlagRef) -> &str {
-        if !self.correct_flags.contains_key(&(user, f)) {
-            let uid = self.users[user as usize].row.id;
-            let ch = &self.challenges[f.chall as usize];
-            let spec = &ch.flags[f.flag as usize].spec;
-            let value = spec
-                .correct_value(
-                    &ch.row.key,
-                    f.flag as usize,
-                    uid,
-                    self.options.dynamic_flags.as_ref(),
-                )
-                .unwrap_or_else(|e| {
-                    tracing::error!(
-                        "cannot derive flag {}#{} for U#{uid}: {e}",
-                        ch.row.key,
-                        f.flag + 1
-                    );
-                    IMPOSSIBLE_FLAG.to_owned()
-                });
-            self.correct_flags.insert((user, f), value.into());
-        }
-        &self.correct_flags[&(user, f)]
+        let cached = self.users[user as usize]
+            .correct_flags
+            .iter()
+            .position(|(g, _)| *g == f);
+        let pos = match cached {
+            Some(pos) => pos,
+            None => {
+                let uid = self.users[user as usize].row.id;
+                let ch = &self.challenges[f.chall as usize];
+                let spec = &ch.flags[f.flag as usize].spec;
+                let value = spec
+                    .correct_value(
+                        &ch.row.key,
+                        f.flag as usize,
+                        uid,
+                        self.options.dynamic_flags.as_ref(),
+                    )
+                    .unwrap_or_else(|e| {
+                        tracing::error!(
+                            "cannot derive flag {}#{} for U#{uid}: {e}",
+                            ch.row.key,
+                            f.flag + 1
+                        );
+                        IMPOSSIBLE_FLAG.to_owned()
+                    });
+                let cache = &mut self.users[user as usize].correct_flags;
+                cache.push((f, value.into()));
+                cache.len() - 1
+            }
+        };
+        &self.users[user as usize].correct_flags[pos].1
     }
 
     // -----------------------------------------------------------------------------------
@@ -407,7 +445,12 @@ impl Game {
     pub fn rebuild_scoreboard(&mut self) {
         let rows: Vec<SubmissionRow> = std::mem::take(&mut self.submissions)
             .into_iter()
-            .map(|s| s.row)
+            .map(|s| {
+                s.to_row(
+                    self.users[s.user as usize].row.id,
+                    &self.keys[s.key as usize],
+                )
+            })
             .collect();
         self.set_submissions(rows);
     }
@@ -428,7 +471,7 @@ impl Game {
             if !self.flag(f).spec.may_match(submitted) {
                 continue;
             }
-            let already = self.users[user as usize].passed(f).is_some();
+            let already = self.user_passed(user, f).is_some();
             if self.correct_flag(user, f) == submitted {
                 if already {
                     duplicate = true;
@@ -440,16 +483,50 @@ impl Game {
         (None, duplicate)
     }
 
+    fn intern_key(&mut self, key: String) -> KeyIdx {
+        if let Some(&k) = self.key_idx.get(key.as_str()) {
+            return k;
+        }
+        let k = self.keys.len() as KeyIdx;
+        self.key_chall.push(self.chall_by_key.get(&key).copied());
+        let key = key.into_boxed_str();
+        self.keys.push(key.clone());
+        self.key_idx.insert(key, k);
+        k
+    }
+
+    /// The challenge key a submission was made to.
+    pub fn submission_key(&self, sub: &Submission) -> &str {
+        &self.keys[sub.key as usize]
+    }
+
+    /// A user's submissions, newest first.
+    pub fn submissions_newest_first(&self, user: UserIdx) -> impl Iterator<Item = SubIdx> + '_ {
+        std::iter::successors(self.users[user as usize].last_submission, |&s| {
+            Some(self.submissions[s as usize].prev_of_user).filter(|&p| p != SubIdx::MAX)
+        })
+    }
+
+    /// The submission with which `user` passed flag `f`, if any (constant time).
+    pub fn user_passed(&self, user: UserIdx, f: FlagRef) -> Option<SubIdx> {
+        let slot = *self.flag_offset.get(f.chall as usize)? as usize + f.flag as usize;
+        self.users[user as usize]
+            .passed_slots
+            .get(slot)
+            .copied()
+            .filter(|&s| s != NOT_PASSED)
+    }
+
     /// Applies one new submission live (not in a batch) and returns the push messages.
     pub fn apply_submission(&mut self, row: SubmissionRow) -> Result<Vec<PushMessage>, RowProblem> {
         if let Some(last) = self.submissions.last() {
-            if row.id <= last.row.id {
+            if row.id <= last.id {
                 return Err(RowProblem {
                     table: "submission",
                     id: row.id,
                     message: format!(
                         "id not after the last applied submission #{}; ignored",
-                        last.row.id
+                        last.id
                     ),
                 });
             }
@@ -469,20 +546,29 @@ impl Game {
                 message: format!("user #{} does not exist; skipped", row.user_id),
             });
         };
-        let chall = self.chall_idx(&row.challenge_key);
+        let key = self.intern_key(row.challenge_key);
+        let chall = self.key_chall[key as usize];
         let (matched, duplicate) = match chall {
             Some(c) => self.find_match(user, c, &row.flag),
             None => (None, false),
         };
         let sub_idx = self.submissions.len() as SubIdx;
         self.submissions.push(Submission {
-            row,
+            id: row.id,
+            timestamp_ms: row.timestamp_ms,
+            flag: row.flag.into_boxed_str(),
+            score_override: row.score_override_or_null,
+            percentage_override: row.percentage_override_or_null,
             user,
+            key,
             challenge: chall,
             matched,
             duplicate,
+            prev_of_user: self.users[user as usize]
+                .last_submission
+                .unwrap_or(SubIdx::MAX),
         });
-        self.users[user as usize].submissions.push(sub_idx);
+        self.users[user as usize].last_submission = Some(sub_idx);
         let Some(f) = matched else {
             return Ok(Vec::new());
         };
@@ -491,8 +577,8 @@ impl Game {
         let sub = &self.submissions[sub_idx as usize];
         let counts_for_decay = rules::SCORE_DECAY_GROUPS
             .contains(&self.users[user as usize].row.group.as_str())
-            && sub.row.percentage_override_or_null.is_none();
-        let sub_id = sub.row.id;
+            && sub.percentage_override.is_none();
+        let sub_id = sub.id;
         let ch = &mut self.challenges[f.chall as usize];
         let flag = &mut ch.flags[f.flag as usize];
         flag.passed_users.push(user);
@@ -505,18 +591,19 @@ impl Game {
             flag.cur_score = new_score;
             flag.history.push((sub_id, new_score));
         }
-        let first_touch = !ch.touched_users.contains(&user);
 
         // 2. Users.
+        let n_flags = ch.flags.len() as u32;
+        let (first_slot, slots) = (self.flag_offset[f.chall as usize] as usize, self.flag_slots);
         let u = &mut self.users[user as usize];
+        if u.passed_slots.len() < slots {
+            u.passed_slots.resize(slots, NOT_PASSED);
+        }
+        let chall_slots = &mut u.passed_slots[first_slot..first_slot + n_flags as usize];
+        let first_touch = chall_slots.iter().all(|&s| s == NOT_PASSED);
+        chall_slots[f.flag as usize] = sub_idx;
+        let all_passed = chall_slots.iter().all(|&s| s != NOT_PASSED);
         u.passed_flags.push((f, sub_idx));
-        let all_passed = (0..ch.flags.len() as u32).all(|i| {
-            u.passed(FlagRef {
-                chall: f.chall,
-                flag: i,
-            })
-            .is_some()
-        });
         if all_passed {
             ch.passed_users.push(user);
             u.passed_challs.push((f.chall, sub_idx));
@@ -546,7 +633,9 @@ impl Game {
                     continue;
                 }
                 let u = &self.users[p as usize];
-                let Some(s) = u.passed(f) else { continue };
+                let Some(s) = self.user_passed(p, f) else {
+                    continue;
+                };
                 let sub = &self.submissions[s as usize];
                 let delta = sub.tweak(new_score) - sub.tweak(old_score);
                 if delta != 0 {
@@ -565,75 +654,63 @@ impl Game {
         all_passed: bool,
         in_batch: bool,
     ) -> Vec<PushMessage> {
-        let user_idx = self.submissions[sub_idx as usize].user;
-        let user = &self.users[user_idx as usize];
-        let group = user.row.group.clone();
-        let nickname = user.nickname().map(str::to_owned);
-        let ch = &self.challenges[f.chall as usize];
-        let title = ch.row.title.clone();
-        let flag_name = ch.flags[f.flag as usize].spec.name.clone();
-        let mut pushes = Vec::new();
-        for board in &mut self.boards {
-            if !board.has_group(&group) {
+        let user = &self.users[self.submissions[sub_idx as usize].user as usize];
+        // First bloods taken by this pass: (board index, whole challenge?).
+        let mut taken: Vec<(usize, bool)> = Vec::new();
+        for (bi, board) in self.boards.iter_mut().enumerate() {
+            if !board.has_group(&user.row.group) {
                 continue;
             }
             match board.spec.kind {
-                BoardKind::Score { .. } => {
-                    if !in_batch {
-                        board.invalidate_ranking();
-                    }
-                }
+                // A decayed flag changes scores in every group: handled below.
+                BoardKind::Score { .. } => {}
                 BoardKind::FirstBlood => {
-                    let push = !in_batch && rules::board_pushes_first_blood(board.spec);
-                    let groups: Vec<String> =
-                        board.spec.groups.iter().map(|g| (*g).to_owned()).collect();
                     let fb = &mut board.first_bloods;
-                    if let std::collections::hash_map::Entry::Vacant(e) = fb.flags.entry(f) {
+                    if let Entry::Vacant(e) = fb.flags.entry(f) {
                         e.insert(sub_idx);
-                        if push && !all_passed {
-                            pushes.push(PushMessage {
-                                payload: json!({
-                                    "type": "flag_first_blood",
-                                    "board_name": board.spec.name,
-                                    "nickname": nickname,
-                                    "challenge": title,
-                                    "flag": flag_name,
-                                }),
-                                to_groups: Some(groups.clone()),
-                                to_uids: None,
-                            });
-                        }
+                        taken.push((bi, false));
                     }
                     if all_passed {
-                        if let std::collections::hash_map::Entry::Vacant(e) =
-                            fb.challenges.entry(f.chall)
-                        {
+                        if let Entry::Vacant(e) = fb.challenges.entry(f.chall) {
                             e.insert(sub_idx);
-                            if push {
-                                pushes.push(PushMessage {
-                                    payload: json!({
-                                        "type": "challenge_first_blood",
-                                        "board_name": board.spec.name,
-                                        "nickname": nickname,
-                                        "challenge": title,
-                                    }),
-                                    to_groups: Some(groups),
-                                    to_uids: None,
-                                });
-                            }
+                            taken.push((bi, true));
                         }
                     }
-                    board.invalidate_render();
+                    if !in_batch {
+                        board.invalidate_render();
+                    }
                 }
             }
         }
-        if !in_batch {
-            // A decayed flag changes scores of solvers in every group.
-            for board in &mut self.boards {
-                if matches!(board.spec.kind, BoardKind::Score { .. }) {
-                    board.invalidate_ranking();
-                }
+        if in_batch {
+            return Vec::new();
+        }
+        for board in &mut self.boards {
+            if matches!(board.spec.kind, BoardKind::Score { .. }) {
+                board.invalidate_ranking();
             }
+        }
+        let ch = &self.challenges[f.chall as usize];
+        let mut pushes = Vec::new();
+        for (bi, whole_challenge) in taken {
+            let spec = self.boards[bi].spec;
+            if !rules::board_pushes_first_blood(spec) || (!whole_challenge && all_passed) {
+                continue;
+            }
+            let mut payload = json!({
+                "type": if whole_challenge { "challenge_first_blood" } else { "flag_first_blood" },
+                "board_name": spec.name,
+                "nickname": user.nickname(),
+                "challenge": ch.row.title,
+            });
+            if !whole_challenge {
+                payload["flag"] = json!(ch.flags[f.flag as usize].spec.name);
+            }
+            pushes.push(PushMessage {
+                payload,
+                to_groups: Some(spec.groups.iter().map(|g| (*g).to_owned()).collect()),
+                to_uids: None,
+            });
         }
         pushes
     }
@@ -870,9 +947,19 @@ impl Game {
     pub fn update_submission(&mut self, row: SubmissionRow) -> Result<(), String> {
         let i = self
             .submissions
-            .binary_search_by_key(&row.id, |s| s.row.id)
+            .binary_search_by_key(&row.id, |s| s.id)
             .map_err(|_| format!("submission #{} does not exist", row.id))?;
-        self.submissions[i].row = row;
+        let user = self
+            .user_idx(row.user_id)
+            .ok_or_else(|| format!("user #{} does not exist", row.user_id))?;
+        let key = self.intern_key(row.challenge_key);
+        let s = &mut self.submissions[i];
+        s.user = user;
+        s.key = key;
+        s.flag = row.flag.into_boxed_str();
+        s.timestamp_ms = row.timestamp_ms;
+        s.score_override = row.score_override_or_null;
+        s.percentage_override = row.percentage_override_or_null;
         self.rebuild_scoreboard();
         Ok(())
     }
@@ -914,7 +1001,7 @@ impl Game {
                 }
             };
             if score > 0 {
-                let last_id = last_sub.map_or(-1, |s| self.submissions[s as usize].row.id);
+                let last_id = last_sub.map_or(-1, |s| self.submissions[s as usize].id);
                 entries.push((score, last_id, i as UserIdx));
             }
         }
@@ -951,7 +1038,7 @@ impl Game {
         let mut events: Vec<(i64, i64)> = Vec::new();
         for &(f, s) in &u.passed_flags {
             let sub = &self.submissions[s as usize];
-            let pass_id = sub.row.id;
+            let pass_id = sub.id;
             let mut prev = 0;
             let mut passed = false;
             for &(since_id, score) in &self.flag(f).history {
@@ -975,7 +1062,7 @@ impl Game {
             total += delta;
             let ts = self
                 .submission_by_id(sid)
-                .map_or(0, |s| s.row.timestamp_ms.div_euclid(1000));
+                .map_or(0, |s| s.timestamp_ms.div_euclid(1000));
             let score_diff = total - last_score;
             if score_diff == 0 {
                 continue;

@@ -15,6 +15,7 @@ pub mod submission;
 #[path = "/work/stubs/template.rs"]
 pub mod template;
 pub mod trigger;
+pub mod uid_index;
 pub mod user;
 
 pub use game::{Game, GameOptions, PushMessage, RowProblem};

@@ -146,6 +146,8 @@ fn jinja_env() -> &'static Environment<'static> {
             }
         });
         env.add_function("box", box_macro);
+        // Python's str/dict/list methods (`'a,b'.split(',')`, `d.items()`), as in Jinja2.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.set_fuel(Some(JINJA_FUEL));
         env
     })
@@ -704,34 +706,27 @@ fn skip_cdata(text: &str, from: usize, tag: &str) -> usize {
 /// `only_block` follows md_in_html, whose stack holds only block-level tags; the raw
 /// extractor stacks every tag. Both close by popping up to the matching open tag.
 fn find_element_end(text: &str, from: usize, open: &str, only_block: bool) -> Option<(usize, usize)> {
-    let mut stack = vec![open.to_owned()];
+    let mut stack = TagStack::default();
+    stack.push(open);
     let mut pos = from;
     while let Some(offset) = text.get(pos..).and_then(|rest| rest.find('<')) {
         let at = pos + offset;
         if let Some(end) = skip_markup_decl(text, at) {
             pos = end;
         } else if let Some((name, end)) = parse_end_tag(text, at) {
-            if let Some(depth) = stack.iter().rposition(|t| *t == name) {
-                stack.truncate(depth);
-                if stack.is_empty() {
-                    return Some((at, end));
-                }
+            if stack.pop_to(&name) && stack.is_empty() {
+                return Some((at, end));
             }
             pos = end;
         } else if let Some(tag) = parse_start_tag(text, at) {
             pos = tag.end;
             let stacked = !only_block || is_block_level(&tag.name);
-            if only_block && stacked && stack.iter().any(|t| t == "p") {
-                // html.parser closes an open <p> when another block starts.
-                if let Some(depth) = stack.iter().rposition(|t| t == "p") {
-                    stack.truncate(depth);
-                    if stack.is_empty() {
-                        return Some((at, at));
-                    }
-                }
+            // html.parser closes an open <p> when another block starts.
+            if only_block && stacked && stack.pop_to("p") && stack.is_empty() {
+                return Some((at, at));
             }
             if stacked && !tag.self_closing && tag.name != "hr" {
-                stack.push(tag.name.clone());
+                stack.push(&tag.name);
             }
             if tag.name == "script" || tag.name == "style" {
                 pos = skip_cdata(text, pos, &tag.name);
@@ -741,6 +736,41 @@ fn find_element_end(text: &str, from: usize, open: &str, only_block: bool) -> Op
         }
     }
     None
+}
+
+/// Open tags, with a count per name so a stray end tag is rejected without a scan
+/// (thousands of unclosed tags must not make the extraction quadratic).
+#[derive(Default)]
+struct TagStack {
+    tags: Vec<String>,
+    counts: HashMap<String, usize>,
+}
+
+impl TagStack {
+    fn push(&mut self, name: &str) {
+        self.tags.push(name.to_owned());
+        *self.counts.entry(name.to_owned()).or_default() += 1;
+    }
+
+    /// Pops up to and including the innermost `name`; false if it is not open.
+    fn pop_to(&mut self, name: &str) -> bool {
+        if self.counts.get(name).copied().unwrap_or(0) == 0 {
+            return false;
+        }
+        while let Some(top) = self.tags.pop() {
+            if let Some(count) = self.counts.get_mut(&top) {
+                *count = count.saturating_sub(1);
+            }
+            if top == name {
+                return true;
+            }
+        }
+        true
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
 }
 
 /// How md_in_html treats an element's content, from its tag and `markdown` attribute.
@@ -891,7 +921,11 @@ fn extract_html_blocks(text: &str, stash: &mut Vec<String>, depth: usize) -> Str
         let line = &text[pos..line_end];
         let indent = line.len() - line.trim_start_matches(' ').len();
         let start = pos + indent;
-        if (indent <= 3 || in_tail) && line[indent..].starts_with('<') && block != Block::Code {
+        if block == Block::Code && indent < 4 && !line.trim().is_empty() {
+            // A less indented line ends an indented code block.
+            block = Block::None;
+        }
+        if (indent <= 3 || in_tail) && line[indent..].starts_with('<') {
             if let Some(extracted) = extract_block(text, start, stash, depth) {
                 if !out.is_empty() && !out.ends_with("\n\n") {
                     out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
@@ -926,7 +960,24 @@ fn extract_html_blocks(text: &str, stash: &mut Vec<String>, depth: usize) -> Str
             }
         }
         let line = if in_tail { line.trim_start() } else { line };
-        let (adapted, next) = adapt_line(line, block);
+        // Python-Markdown's table processor runs before headings, lists and quotes, and
+        // looks at the whole blank-line-separated chunk.
+        let table = block == Block::None && line.contains('|') && {
+            let rest = text.get(line_end + 1..).unwrap_or_default();
+            let chunk: Vec<&str> = std::iter::once(line)
+                .chain(rest.split('\n').take_while(|l| !l.trim().is_empty()))
+                .collect();
+            python_is_table(&chunk)
+        };
+        let next_line = text.get(line_end + 1..).and_then(|rest| rest.split('\n').next());
+        let block_in = if table {
+            Block::TableStart
+        } else if block == Block::None && next_line.is_some_and(is_setext_underline) {
+            Block::SetextText
+        } else {
+            block
+        };
+        let (adapted, next) = adapt_line(line, block_in);
         out.push_str(&adapted);
         out.push('\n');
         block = next;
@@ -941,9 +992,16 @@ fn extract_html_blocks(text: &str, stash: &mut Vec<String>, depth: usize) -> Str
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Block {
     None,
-    /// The first line of a paragraph: a table's header row if a delimiter row follows.
+    /// The first line of a paragraph (a delimiter row after it would make a GFM table).
     ParaStart,
     Para,
+    /// Given for a chunk's first line when Python-Markdown's table test passed for it.
+    TableStart,
+    /// Given for a chunk's first line when a setext underline follows: Python-Markdown
+    /// makes a heading of it before it looks for lists or quotes.
+    SetextText,
+    /// After a table's header row: its delimiter row comes next.
+    TableHeader,
     Table,
     List { ordered: bool },
     Quote,
@@ -1008,6 +1066,28 @@ fn is_rule(line: &str) -> bool {
         && trimmed.chars().filter(|c| *c == first).count() >= 3
 }
 
+/// Python-Markdown's setext underline: `=` and `-` only, then optional spaces.
+fn is_setext_underline(line: &str) -> bool {
+    let trimmed = line.trim_end_matches(' ');
+    !trimmed.is_empty() && trimmed.bytes().all(|b| b == b'=' || b == b'-')
+}
+
+/// Escapes whatever would open a block at the start of the line (list, quote, fence,
+/// heading), so CommonMark reads it as the text of a paragraph or heading.
+fn escape_block_start(line: &str) -> Cow<'_, str> {
+    let indent = leading_spaces(line);
+    let marker = match line.as_bytes().get(indent) {
+        Some(b'#' | b'>' | b'`' | b'~' | b'<') => Some(indent),
+        Some(b'-' | b'*' | b'+' | b'_') if !is_setext_underline(line) => Some(indent),
+        Some(b'0'..=b'9') => paren_marker(line).or_else(|| list_marker(line).map(|(at, _)| at)),
+        _ => None,
+    };
+    match marker {
+        Some(at) if indent <= 3 => escape_at(line, at),
+        _ => Cow::Borrowed(line),
+    }
+}
+
 /// A GFM table delimiter row such as `|---|:--:|`.
 fn is_delimiter_row(line: &str) -> bool {
     let trimmed = line.trim();
@@ -1034,59 +1114,88 @@ fn python_escapable(ch: char) -> bool {
     )
 }
 
+/// Byte ranges of the code spans in a line: a backtick run up to the next run of the
+/// same length. One pass plus a lookup per run, so long lines stay linear.
+fn code_spans(line: &str) -> Vec<(usize, usize)> {
+    let bytes = line.as_bytes();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            let run = bytes[i..].iter().take_while(|b| **b == b'`').count();
+            // A backslash escapes the first backtick only; the rest is still a run.
+            let escaped = usize::from(i > 0 && bytes[i - 1] == b'\\');
+            if run > escaped {
+                runs.push((i + escaped, run - escaped));
+            }
+            i += run;
+        } else {
+            i += 1;
+        }
+    }
+    let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (index, (_, len)) in runs.iter().enumerate() {
+        by_len.entry(*len).or_default().push(index);
+    }
+    let mut spans = Vec::new();
+    let mut index = 0;
+    while index < runs.len() {
+        let (start, len) = runs[index];
+        let close = by_len.get(&len).and_then(|same| {
+            let next = same.partition_point(|&k| k <= index);
+            same.get(next).copied()
+        });
+        match close {
+            Some(close) => {
+                spans.push((start, runs[close].0 + len));
+                index = close + 1;
+            }
+            None => index += 1,
+        }
+    }
+    spans
+}
+
 /// Keeps backslashes CommonMark would consume but Python-Markdown prints: before other
 /// punctuation and at the end of a line (no hard break there). Code spans are left alone.
 fn fix_backslashes(line: &str) -> Cow<'_, str> {
     if !line.contains('\\') {
         return Cow::Borrowed(line);
     }
-    let bytes = line.as_bytes();
+    let spans = code_spans(line);
+    let mut spans = spans.iter().peekable();
     let mut out = String::with_capacity(line.len() + 4);
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'`' => {
-                let run = bytes[i..].iter().take_while(|b| **b == b'`').count();
-                let ticks = &line[i..i + run];
-                // A code span runs to the next backtick run of the same length.
-                let mut j = i + run;
-                let mut close = None;
-                while let Some(offset) = line[j..].find(ticks) {
-                    let at = j + offset;
-                    let len = bytes[at..].iter().take_while(|b| **b == b'`').count();
-                    if len == run {
-                        close = Some(at + run);
-                        break;
-                    }
-                    j = at + len;
-                }
-                let end = close.unwrap_or(i + run);
+    while i < line.len() {
+        while spans.next_if(|(_, end)| *end <= i).is_some() {}
+        if let Some(&&(start, end)) = spans.peek() {
+            if start <= i {
                 out.push_str(&line[i..end]);
                 i = end;
+                continue;
             }
-            b'\\' => match line[i + 1..].chars().next() {
-                Some(next) if python_escapable(next) => {
-                    out.push('\\');
-                    out.push(next);
-                    i += 1 + next.len_utf8();
-                }
-                Some(next) if next.is_ascii_punctuation() => {
-                    out.push_str("\\\\");
-                    i += 1;
-                }
-                None => {
-                    out.push_str("\\\\");
-                    i += 1;
-                }
-                Some(_) => {
-                    out.push('\\');
-                    i += 1;
-                }
-            },
+        }
+        let stop = spans.peek().map_or(line.len(), |(start, _)| *start);
+        let Some(offset) = line[i..stop].find('\\') else {
+            out.push_str(&line[i..stop]);
+            i = stop;
+            continue;
+        };
+        let at = i + offset;
+        out.push_str(&line[i..at]);
+        match line[at + 1..].chars().next() {
+            Some(next) if python_escapable(next) => {
+                out.push('\\');
+                out.push(next);
+                i = at + 1 + next.len_utf8();
+            }
+            Some(next) if !next.is_ascii_punctuation() => {
+                out.push('\\');
+                i = at + 1;
+            }
             _ => {
-                let next = line[i..].find(['`', '\\']).map_or(line.len(), |p| i + p);
-                out.push_str(&line[i..next]);
-                i = next;
+                out.push_str("\\\\");
+                i = at + 1;
             }
         }
     }
@@ -1104,6 +1213,10 @@ fn adapt_line(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     if block == Block::Code || (block == Block::None && leading_spaces(line) >= 4) {
         return (Cow::Borrowed(line), Block::Code);
     }
+    if block == Block::Para && is_setext_underline(line) && line.starts_with('=') {
+        // Python-Markdown only underlines a one-line paragraph; here it is text.
+        return (escape_at(line, 0), Block::Para);
+    }
     match fix_backslashes(line) {
         Cow::Borrowed(line) => adapt_structure(line, block),
         Cow::Owned(line) => {
@@ -1114,6 +1227,13 @@ fn adapt_line(line: &str, block: Block) -> (Cow<'_, str>, Block) {
 }
 
 fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
+    match block {
+        Block::TableStart => return (escape_table_row(line), Block::TableHeader),
+        Block::SetextText => return (escape_block_start(line), Block::ParaStart),
+        Block::TableHeader => return (Cow::Borrowed(line), Block::Table),
+        Block::Table => return (escape_table_row(line), Block::Table),
+        _ => {}
+    }
     let indent = leading_spaces(line);
     let in_para = matches!(block, Block::None | Block::ParaStart | Block::Para);
     let text_block = match block {
@@ -1130,7 +1250,12 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     if is_rule(line) {
         return (Cow::Borrowed(line), Block::None);
     }
-    if let Some(at) = fence_marker(line).or_else(|| paren_marker(line)) {
+    if fence_marker(line).is_some() {
+        // Python-Markdown reads an unmatched fence as text whose backticks may still
+        // open a code span: keep them inline behind the (dropped) paragraph mark.
+        return (Cow::Owned(format!("{PARA_MARK}{line}")), text_block);
+    }
+    if let Some(at) = paren_marker(line) {
         return (escape_at(line, at), text_block);
     }
     if indent <= 3 && line[indent..].starts_with('>') {
@@ -1141,15 +1266,115 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
         (Block::List { ordered }, Some((at, kind))) if kind != ordered => {
             (escape_at(line, at), block)
         }
-        (Block::Table, Some((at, _))) => (escape_at(line, at), Block::Table),
         (Block::ParaStart | Block::Para, Some((at, _))) => (escape_at(line, at), Block::Para),
-        (Block::ParaStart, None) if is_delimiter_row(line) => (Cow::Borrowed(line), Block::Table),
-        (Block::Para, None) if is_delimiter_row(line) => {
+        (Block::ParaStart | Block::Para, None) if is_delimiter_row(line) => {
+            // Not a table for Python-Markdown (it checked the chunk): keep it text.
             let at = line.find('-').unwrap_or(0);
             (escape_at(line, at), Block::Para)
         }
         _ => (Cow::Borrowed(line), text_block),
     }
+}
+
+/// Splits a table row on the pipes that are neither escaped nor inside a code span,
+/// like Python-Markdown's table extension; returns the byte offsets of those pipes.
+fn row_pipes(row: &str) -> Vec<usize> {
+    let bytes = row.as_bytes();
+    let spans = code_spans(row);
+    let mut spans = spans.iter().peekable();
+    let mut pipes = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        while spans.next_if(|(_, end)| *end <= i).is_some() {}
+        if let Some(&&(start, end)) = spans.peek() {
+            if start <= i {
+                i = end;
+                continue;
+            }
+        }
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'|' => {
+                pipes.push(i);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    pipes
+}
+
+/// The cells of a table row after dropping the border pipes.
+fn row_cells(row: &str) -> Vec<&str> {
+    let pipes = row_pipes(row);
+    let mut bounds: Vec<usize> = pipes.clone();
+    let start = if pipes.first() == Some(&0) {
+        bounds.remove(0);
+        1
+    } else {
+        0
+    };
+    let end = if !row.is_empty() && bounds.last() == Some(&(row.len() - 1)) {
+        bounds.pop();
+        row.len() - 1
+    } else {
+        row.len()
+    };
+    let mut cells = Vec::with_capacity(bounds.len() + 1);
+    let mut from = start;
+    for pipe in bounds {
+        cells.push(row.get(from..pipe).unwrap_or_default());
+        from = pipe + 1;
+    }
+    cells.push(row.get(from..end.max(from)).unwrap_or_default());
+    cells
+}
+
+/// Python-Markdown's TableProcessor.test on a blank-line-separated chunk.
+fn python_is_table(chunk: &[&str]) -> bool {
+    let rows: Vec<&str> = chunk.iter().map(|r| r.trim_matches(' ')).collect();
+    let (Some(header), Some(separator)) = (rows.first(), rows.get(1)) else {
+        return false;
+    };
+    let ends_with_pipe = |row: &str| row_pipes(row).last().is_some_and(|p| *p + 1 == row.len());
+    let border = header.starts_with('|') || ends_with_pipe(header);
+    let columns = row_cells(header).len();
+    let mut is_table = columns > 1;
+    if !is_table && columns == 1 && border {
+        is_table = rows[1..].iter().all(|r| r.starts_with('|') || ends_with_pipe(r));
+    }
+    is_table && {
+        let cells = row_cells(separator);
+        cells.len() == columns && cells.iter().all(|c| c.chars().all(|ch| matches!(ch, ':' | '-' | ' ')))
+    }
+}
+
+/// A table row for GFM: pipes in code spans escaped (Python-Markdown does not split
+/// there) and a leading block marker escaped (Python-Markdown keeps every line a row).
+fn escape_table_row(line: &str) -> Cow<'_, str> {
+    let split: Vec<usize> = row_pipes(line);
+    let all_pipes: Vec<usize> = line.match_indices('|').map(|(i, _)| i).collect();
+    let escaped_already = |i: usize| i > 0 && line.as_bytes()[i - 1] == b'\\';
+    let in_code: Vec<usize> =
+        all_pipes.into_iter().filter(|i| !split.contains(i) && !escaped_already(*i)).collect();
+    let trimmed = line.trim_start_matches(' ');
+    let lead = line.len() - trimmed.len();
+    let marker = match trimmed.bytes().next() {
+        Some(b'#' | b'>' | b'-' | b'*' | b'+' | b'`' | b'~' | b'=' | b'_') => Some(lead),
+        Some(b'0'..=b'9') => paren_marker(line).or_else(|| list_marker(line).map(|(at, _)| at)),
+        _ => None,
+    };
+    if in_code.is_empty() && marker.is_none() {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + in_code.len() + 1);
+    for (i, ch) in line.char_indices() {
+        if marker == Some(i) || in_code.contains(&i) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    Cow::Owned(out)
 }
 
 /// Python-Markdown takes `#Title` (no space) as a heading, and `#######` as a level-6
@@ -1270,7 +1495,26 @@ impl<'s> HtmlWriter<'s> {
         }
     }
 
+    /// Python-Markdown puts a block inside a list item on a line of its own.
+    fn block_start(&mut self) {
+        if self.out.ends_with("<li>") {
+            self.out.push('\n');
+        }
+    }
+
     fn start(&mut self, tag: Tag<'_>) {
+        if matches!(
+            tag,
+            Tag::Paragraph
+                | Tag::Heading { .. }
+                | Tag::BlockQuote(_)
+                | Tag::CodeBlock(_)
+                | Tag::HtmlBlock
+                | Tag::List(_)
+                | Tag::Table(_)
+        ) {
+            self.block_start();
+        }
         match tag {
             Tag::Paragraph => self.out.push_str("<p>"),
             Tag::Heading { level, .. } => {
@@ -1435,11 +1679,14 @@ impl<'s> HtmlWriter<'s> {
             Event::End(tag) => self.end(tag),
             Event::Text(text) => self.text(&text),
             Event::Code(code) => {
+                // Python-Markdown strips a code span's content.
+                let code = code.replace(PARA_MARK, "");
+                let code = code.trim();
                 if let Some((_, _, alt)) = &mut self.image {
-                    alt.push_str(&code);
+                    alt.push_str(code);
                 } else {
                     self.out.push_str("<code>");
-                    escape_text(&code, &mut self.out);
+                    escape_text(code, &mut self.out);
                     self.out.push_str("</code>");
                 }
             }

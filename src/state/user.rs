@@ -32,8 +32,8 @@ pub struct User {
     pub badges: Vec<String>,
     /// Extra badges shown to admins (`U#id`, `remark:...`).
     pub admin_badges: Vec<String>,
-    /// Every submission, in order.
-    pub submissions: Vec<SubIdx>,
+    /// The latest submission (the chain continues through `Submission::prev_of_user`).
+    pub last_submission: Option<SubIdx>,
     /// Passed flags and their passing submissions, in passing order.
     pub passed_flags: Vec<(FlagRef, SubIdx)>,
     /// Challenges whose every flag is passed, with the completing submission.
@@ -42,6 +42,10 @@ pub struct User {
     pub tot_score: i64,
     /// Gained score per category, in the order categories were first scored.
     pub tot_score_by_cat: Vec<(String, i64)>,
+    /// Passing submission per flag slot (see `Game::user_passed`), `SubIdx::MAX` if none.
+    pub passed_slots: Vec<SubIdx>,
+    /// Correct flag values derived so far (they never change while the challenge does not).
+    pub correct_flags: Vec<(FlagRef, Box<str>)>,
 }
 
 impl User {
@@ -52,11 +56,13 @@ impl User {
             profile,
             badges: Vec::new(),
             admin_badges: Vec::new(),
-            submissions: Vec::new(),
+            last_submission: None,
             passed_flags: Vec::new(),
             passed_challs: Vec::new(),
             tot_score: 0,
             tot_score_by_cat: Vec::new(),
+            correct_flags: Vec::new(),
+            passed_slots: Vec::new(),
         };
         user.refresh_badges();
         user
@@ -76,8 +82,9 @@ impl User {
 
     /// Back to the state before any submission.
     pub fn reset_scores(&mut self) {
-        self.submissions.clear();
+        self.last_submission = None;
         self.passed_flags.clear();
+        self.passed_slots.clear();
         self.passed_challs.clear();
         self.tot_score = 0;
         self.tot_score_by_cat.clear();
