@@ -69,7 +69,7 @@ impl Game {
             return None;
         }
         let elapsed = (now_ms - sub.timestamp_ms) as f64 / 1000.0;
-        (elapsed < rules::FLAG_COOLDOWN_S).then(|| rules::FLAG_COOLDOWN_S - elapsed)
+        (elapsed < rules::FLAG_COOLDOWN_S).then_some(rules::FLAG_COOLDOWN_S - elapsed)
     }
 
     /// The worker's checks before forwarding `submit_flag` to the reducer.

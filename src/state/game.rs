@@ -632,7 +632,6 @@ impl Game {
                 if p == new_user {
                     continue;
                 }
-                let u = &self.users[p as usize];
                 let Some(s) = self.user_passed(p, f) else {
                     continue;
                 };
