@@ -14,10 +14,14 @@
 //! **store** — the SQL side: migrations for SQLite, MySQL/MariaDB and PostgreSQL,
 //! loading and writing rows, dump import and export.
 //!
+//! **glitter** — the reducer⇄worker protocol over ZeroMQ: action request/reply and the
+//! event stream, their JSON wire format (docs/glitter.md), and the worker's resync logic.
+//!
 //! **config** — `gs.toml`, defaults and `GS_SECTION__KEY` overrides (cli.md).
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod glitter;
 pub mod rows;
 pub mod rules;
 pub mod state;
