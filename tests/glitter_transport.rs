@@ -2,6 +2,7 @@
 //! pub/sub, forged traffic refused while good traffic keeps being served, and measurements.
 
 use std::io::{Read, Write};
+#[cfg(unix)]
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use zeromq::prelude::*;
 
 const TOKEN: &str = "test-token-7c1d9a";
 
+#[cfg(unix)]
 /// A fresh ipc:// address given as a path *relative to the working directory*, in a
 /// directory that does not exist yet (the server must create it).
 fn relative_ipc_addr(name: &str) -> (tempfile::TempDir, String) {
@@ -28,6 +30,7 @@ fn relative_ipc_addr(name: &str) -> (tempfile::TempDir, String) {
     (base, format!("ipc://{}", rel.display()))
 }
 
+#[cfg(unix)]
 fn relative_to(target: &Path, from: &Path) -> PathBuf {
     let (t, f): (Vec<_>, Vec<_>) = (target.components().collect(), from.components().collect());
     let common = t.iter().zip(&f).take_while(|(a, b)| a == b).count();

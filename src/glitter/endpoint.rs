@@ -1,6 +1,7 @@
 //! Glitter addresses: parsing `tcp://host:port` and `ipc://path`, preparing socket files.
 //! Errors name the address and say what to write instead.
 
+#[cfg(unix)]
 use std::path::PathBuf;
 
 use super::{GlitterError, Result};

@@ -65,6 +65,17 @@ impl ActionServer {
     }
 }
 
+impl futures::Stream for ActionServer {
+    type Item = (Action, Responder);
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
 /// Sends the reply to one action back to the worker and request it came from.
 ///
 /// Dropping it without replying answers the worker with an error, so it does not wait
