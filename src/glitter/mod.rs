@@ -38,6 +38,8 @@
 //! private endpoint, and [`guard`] accepts the public connections, checks every inbound
 //! frame header against the limits and copies the bytes through.
 
+#![warn(missing_docs)]
+
 pub mod message;
 pub mod sync;
 
