@@ -35,8 +35,8 @@
 //! # Why a guard in front of the bound sockets
 //! The `zeromq` crate trusts frame lengths: an 18-byte frame header announcing a 1 TiB
 //! frame makes it reserve that much and abort the process. So bound sockets listen on a
-//! private endpoint, and [`guard`] accepts the public connections, checks every inbound
-//! frame header against the limits and copies the bytes through.
+//! private endpoint, and the frame guard (`guard.rs`) accepts the public connections,
+//! checks every inbound frame header against the limits and copies the bytes through.
 
 #![warn(missing_docs)]
 
