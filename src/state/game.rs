@@ -7,6 +7,7 @@ use super::board::{Board, Ranking};
 use super::challenge::{Challenge, UserIdx};
 use super::flag::{DynamicFlagsHandle, NoDynamicFlags, IMPOSSIBLE_FLAG};
 use super::policy::Policies;
+use super::push::PushMessage;
 use super::submission::{KeyIdx, Submission};
 use super::trigger::Timeline;
 use super::uid_index::UidIndex;
@@ -16,7 +17,7 @@ use crate::rows::{
     UserProfileRow, UserRow,
 };
 use crate::rules::{self, BoardKind};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -35,27 +36,6 @@ pub struct RowProblem {
 impl std::fmt::Display for RowProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} #{}: {}", self.table, self.id, self.message)
-    }
-}
-
-/// A message for connected players, delivered later by the transport.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushMessage {
-    /// The JSON payload sent over the WebSocket.
-    pub payload: Value,
-    /// Only users of these groups receive it (`None`: everyone).
-    pub to_groups: Option<Vec<String>>,
-    /// Only these users receive it (`None`: no uid filter).
-    pub to_uids: Option<Vec<i64>>,
-}
-
-impl PushMessage {
-    fn to_all(payload: Value) -> PushMessage {
-        PushMessage {
-            payload,
-            to_groups: None,
-            to_uids: None,
-        }
     }
 }
 
@@ -749,7 +729,7 @@ impl Game {
             .for_each(Challenge::clear_rendered);
         self.boards.iter_mut().for_each(Board::invalidate_render);
         match self.timeline.at_tick(tick) {
-            Some(t) => vec![PushMessage::to_all(
+            Some(t) => vec![PushMessage::broadcast(
                 json!({"type": "tick_update", "new_tick_name": t.name}),
             )],
             None => Vec::new(),
@@ -834,7 +814,7 @@ impl Game {
         self.announcements.push(Announcement::new(row));
         announcement::sort_newest_first(&mut self.announcements);
         if is_new {
-            vec![PushMessage::to_all(
+            vec![PushMessage::broadcast(
                 json!({"type": "new_announcement", "title": title}),
             )]
         } else {

@@ -10,6 +10,7 @@ pub mod flag;
 pub mod game;
 pub mod policy;
 pub mod profile;
+pub mod push;
 pub mod render_cache;
 pub mod submission;
 #[path = "/work/stubs/template.rs"]
@@ -18,4 +19,5 @@ pub mod trigger;
 pub mod uid_index;
 pub mod user;
 
-pub use game::{Game, GameOptions, PushMessage, RowProblem};
+pub use game::{Game, GameOptions, RowProblem};
+pub use push::PushMessage;

@@ -915,15 +915,15 @@ fn extract_html_blocks(text: &str, stash: &mut Vec<String>, depth: usize) -> Str
     let mut pos = 0;
     // After a block's end tag the rest of its line may open another block (`intail`).
     let mut in_tail = false;
-    let mut block = Block::None;
+    let mut lines = LineAdapter::default();
     while pos < text.len() {
         let line_end = text[pos..].find('\n').map_or(text.len(), |p| pos + p);
         let line = &text[pos..line_end];
         let indent = line.len() - line.trim_start_matches(' ').len();
         let start = pos + indent;
-        if block == Block::Code && indent < 4 && !line.trim().is_empty() {
+        if lines.block == Block::Code && indent < 4 && !line.trim().is_empty() {
             // A less indented line ends an indented code block.
-            block = Block::None;
+            lines.block = Block::None;
         }
         if (indent <= 3 || in_tail) && line[indent..].starts_with('<') {
             if let Some(extracted) = extract_block(text, start, stash, depth) {
@@ -943,54 +943,116 @@ fn extract_html_blocks(text: &str, stash: &mut Vec<String>, depth: usize) -> Str
                     pos = extracted.end;
                     in_tail = true;
                 }
-                block = Block::None;
-                continue;
-            }
-            if indent <= 3 && commonmark_would_open_html(&line[indent..], block == Block::None) {
-                out.push_str(&line[..indent]);
-                out.push_str(PARA_MARK);
-                out.push_str(&line[indent..]);
-                out.push('\n');
-                pos = line_end + 1;
-                in_tail = false;
-                if block == Block::None {
-                    block = Block::Para;
-                }
+                lines = LineAdapter::default();
                 continue;
             }
         }
         let line = if in_tail { line.trim_start() } else { line };
+        let next_line = text.get(line_end + 1..).and_then(|rest| rest.split('\n').next());
         // Python-Markdown's table processor runs before headings, lists and quotes, and
         // looks at the whole blank-line-separated chunk.
-        let table = block == Block::None && line.contains('|') && {
+        let table = lines.block == Block::None && line.contains('|') && {
             let rest = text.get(line_end + 1..).unwrap_or_default();
             let chunk: Vec<&str> = std::iter::once(line)
                 .chain(rest.split('\n').take_while(|l| !l.trim().is_empty()))
                 .collect();
             python_is_table(&chunk)
         };
-        let next_line = text.get(line_end + 1..).and_then(|rest| rest.split('\n').next());
-        let block_in = if table {
-            Block::TableStart
-        } else if block == Block::None && next_line.is_some_and(is_setext_underline) {
-            Block::SetextText
-        } else {
-            block
-        };
-        let (adapted, next) = adapt_line(line, block_in);
-        out.push_str(&adapted);
+        let setext = next_line.is_some_and(is_setext_underline);
+        out.push_str(&lines.adapt(line, table, setext));
         out.push('\n');
-        block = next;
         pos = line_end + 1;
         in_tail = false;
     }
     out
 }
 
+/// Tracks the block context line by line. Quoted content, and a list item's content
+/// indented after a blank line, have a context of their own: Python-Markdown parses
+/// each as a document of its own.
+#[derive(Default)]
+struct LineAdapter {
+    block: Block,
+    quote_inner: Block,
+    /// Content column of the last top-level list item, for re-indenting its content.
+    list_col: usize,
+    /// A blank line followed a list: lines indented 4+ continue its last item.
+    after_list: bool,
+    list_inner: Block,
+}
+
+impl LineAdapter {
+    fn adapt<'a>(&mut self, line: &'a str, table: bool, setext: bool) -> Cow<'a, str> {
+        let indent = leading_spaces(line);
+        if line.trim().is_empty() {
+            self.after_list = matches!(self.block, Block::List { .. } | Block::ListContent)
+                || (self.after_list && self.block == Block::None);
+            self.block = Block::None;
+            self.list_inner = Block::None;
+            return Cow::Borrowed(line);
+        }
+        if self.block == Block::Quote {
+            if indent <= 3 && line[indent..].starts_with('>') {
+                let after = &line[indent + 1..];
+                let content = after.strip_prefix(' ').unwrap_or(after);
+                let prefix = &line[..line.len() - content.len()];
+                let (adapted, inner) = adapt_line(content, self.quote_inner);
+                self.quote_inner = inner;
+                return Cow::Owned(format!("{prefix}{adapted}"));
+            }
+            // A lazy line belongs to the quote too.
+            let (adapted, inner) = adapt_line(line, self.quote_inner);
+            self.quote_inner = inner;
+            return adapted;
+        }
+        if self.block == Block::None && self.after_list && indent >= 4 {
+            self.block = Block::ListContent;
+        }
+        if self.block == Block::ListContent {
+            // Python-Markdown removes 4 spaces and parses the rest inside the item;
+            // CommonMark wants it at the item's content column instead.
+            let content = if indent >= 4 { &line[4..] } else { line };
+            let (adapted, inner) = adapt_line(content, self.list_inner);
+            self.list_inner = inner;
+            return Cow::Owned(format!("{}{adapted}", " ".repeat(self.list_col)));
+        }
+        self.after_list = false;
+        let block_in = if self.block != Block::None {
+            self.block
+        } else if table {
+            Block::TableStart
+        } else if setext && indent < 4 && !line.starts_with('#') {
+            Block::SetextText
+        } else {
+            Block::None
+        };
+        let (adapted, next) = adapt_line(line, block_in);
+        if next == Block::Quote && self.block != Block::Quote {
+            self.block = Block::Quote;
+            self.quote_inner = Block::None;
+            return self.adapt(line, false, false);
+        }
+        if let (Block::List { .. }, Some(col)) = (next, list_content_col(line)) {
+            self.list_col = col;
+        }
+        self.block = next;
+        adapted
+    }
+}
+
+/// CommonMark's content column of a list item line: marker, then 1 to 4 spaces.
+fn list_content_col(line: &str) -> Option<usize> {
+    let (marker, _) = list_marker(line)?;
+    let after = marker + 1;
+    let spaces = line.as_bytes()[after..].iter().take_while(|b| **b == b' ').count();
+    Some(after + if spaces > 4 { 1 } else { spaces })
+}
+
 /// What the current run of non-blank lines is, as far as Python-Markdown's block
 /// processors (which look at the start of each blank-line-separated chunk) care.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 enum Block {
+    #[default]
     None,
     /// The first line of a paragraph (a delimiter row after it would make a GFM table).
     ParaStart,
@@ -1004,6 +1066,8 @@ enum Block {
     TableHeader,
     Table,
     List { ordered: bool },
+    /// A list item's content indented after a blank line.
+    ListContent,
     Quote,
     Code,
 }
@@ -1076,15 +1140,33 @@ fn is_setext_underline(line: &str) -> bool {
 /// heading), so CommonMark reads it as the text of a paragraph or heading.
 fn escape_block_start(line: &str) -> Cow<'_, str> {
     let indent = leading_spaces(line);
-    let marker = match line.as_bytes().get(indent) {
-        Some(b'#' | b'>' | b'`' | b'~' | b'<') => Some(indent),
-        Some(b'-' | b'*' | b'+' | b'_') if !is_setext_underline(line) => Some(indent),
-        Some(b'0'..=b'9') => paren_marker(line).or_else(|| list_marker(line).map(|(at, _)| at)),
-        _ => None,
-    };
-    match marker {
-        Some(at) if indent <= 3 => escape_at(line, at),
-        _ => Cow::Borrowed(line),
+    if indent > 3 {
+        return Cow::Borrowed(line);
+    }
+    let rest = &line[indent..];
+    if commonmark_would_open_html(rest, true) {
+        return Cow::Owned(format!("{}{PARA_MARK}{rest}", &line[..indent]));
+    }
+    block_start_marker(line).map_or(Cow::Borrowed(line), |_| mark_line(line))
+}
+
+/// Where a backslash stops CommonMark from opening a block on this line (list item,
+/// quote, heading, rule, fence or setext underline), if it would.
+fn block_start_marker(line: &str) -> Option<usize> {
+    let indent = leading_spaces(line);
+    let rest = line.get(indent..)?;
+    if indent > 3 {
+        return None;
+    }
+    let opens = is_rule(line)
+        || is_setext_underline(rest)
+        || rest.starts_with('>')
+        || is_atx(rest)
+        || fence_marker(line).is_some();
+    if opens {
+        Some(indent)
+    } else {
+        paren_marker(line).or_else(|| list_marker(line).map(|(at, _)| at))
     }
 }
 
@@ -1102,8 +1184,11 @@ fn is_atx(text: &str) -> bool {
     (1..=6).contains(&hashes) && matches!(text.as_bytes().get(hashes), None | Some(b' '))
 }
 
-fn escape_at(line: &str, at: usize) -> Cow<'_, str> {
-    Cow::Owned(format!("{}\\{}", &line[..at], &line[at..]))
+/// Puts the paragraph mark after the indentation: CommonMark then sees text where it
+/// would open a block, and unlike a backslash the mark also vanishes inside code spans.
+fn mark_line(line: &str) -> Cow<'_, str> {
+    let indent = leading_spaces(line);
+    Cow::Owned(format!("{}{PARA_MARK}{}", &line[..indent], &line[indent..]))
 }
 
 /// Characters a backslash escapes in Python-Markdown (with the tables extension's `|`).
@@ -1215,7 +1300,7 @@ fn adapt_line(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     }
     if block == Block::Para && is_setext_underline(line) && line.starts_with('=') {
         // Python-Markdown only underlines a one-line paragraph; here it is text.
-        return (escape_at(line, 0), Block::Para);
+        return (mark_line(line), Block::Para);
     }
     match fix_backslashes(line) {
         Cow::Borrowed(line) => adapt_structure(line, block),
@@ -1235,7 +1320,10 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
         _ => {}
     }
     let indent = leading_spaces(line);
-    let in_para = matches!(block, Block::None | Block::ParaStart | Block::Para);
+    if block == Block::ParaStart && is_setext_underline(line) {
+        // The underline ends a one-line heading; what follows starts a new chunk.
+        return (Cow::Borrowed(line), Block::None);
+    }
     let text_block = match block {
         Block::None => Block::ParaStart,
         Block::ParaStart | Block::Para => Block::Para,
@@ -1244,8 +1332,13 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     if line.starts_with('#') {
         return (fix_atx_heading(line), Block::None);
     }
-    if indent > 0 && in_para && is_atx(&line[indent..]) {
-        return (escape_at(line, indent), text_block);
+    if (1..=3).contains(&indent) && is_atx(&line[indent..]) {
+        // Python-Markdown's `#` headings start at the line start.
+        return (mark_line(line), text_block);
+    }
+    if indent <= 3 && commonmark_would_open_html(&line[indent..], block == Block::None) {
+        // Python-Markdown reads this tag (not one of its block-level ones) as inline HTML.
+        return (Cow::Owned(format!("{}{PARA_MARK}{}", &line[..indent], &line[indent..])), text_block);
     }
     if is_rule(line) {
         return (Cow::Borrowed(line), Block::None);
@@ -1255,22 +1348,27 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
         // open a code span: keep them inline behind the (dropped) paragraph mark.
         return (Cow::Owned(format!("{PARA_MARK}{line}")), text_block);
     }
-    if let Some(at) = paren_marker(line) {
-        return (escape_at(line, at), text_block);
+    if paren_marker(line).is_some() {
+        return (mark_line(line), text_block);
     }
     if indent <= 3 && line[indent..].starts_with('>') {
         return (Cow::Borrowed(line), Block::Quote);
     }
     match (block, list_marker(line)) {
         (Block::None, Some((_, ordered))) => (Cow::Borrowed(line), Block::List { ordered }),
-        (Block::List { ordered }, Some((at, kind))) if kind != ordered => {
-            (escape_at(line, at), block)
+        (Block::List { ordered }, Some((_, kind))) if kind != ordered => {
+            (mark_line(line), block)
         }
-        (Block::ParaStart | Block::Para, Some((at, _))) => (escape_at(line, at), Block::Para),
+        (Block::List { .. }, None) if indent >= 4 && list_marker(line.trim_start()).is_some() => {
+            // Python-Markdown nests by 4 spaces per level; CommonMark by the parent's
+            // content column, which is at most 4 for `- ` and `1. ` items.
+            let nested = format!("{}{}", " ".repeat(indent / 4 * 4), line.trim_start());
+            (Cow::Owned(nested), block)
+        }
+        (Block::ParaStart | Block::Para, Some(_)) => (mark_line(line), Block::Para),
         (Block::ParaStart | Block::Para, None) if is_delimiter_row(line) => {
             // Not a table for Python-Markdown (it checked the chunk): keep it text.
-            let at = line.find('-').unwrap_or(0);
-            (escape_at(line, at), Block::Para)
+            (mark_line(line), Block::Para)
         }
         _ => (Cow::Borrowed(line), text_block),
     }
@@ -1352,24 +1450,29 @@ fn python_is_table(chunk: &[&str]) -> bool {
 /// A table row for GFM: pipes in code spans escaped (Python-Markdown does not split
 /// there) and a leading block marker escaped (Python-Markdown keeps every line a row).
 fn escape_table_row(line: &str) -> Cow<'_, str> {
-    let split: Vec<usize> = row_pipes(line);
-    let all_pipes: Vec<usize> = line.match_indices('|').map(|(i, _)| i).collect();
+    // Both lists are sorted: the pipes that split cells, and those left (in code spans).
+    let split = row_pipes(line);
     let escaped_already = |i: usize| i > 0 && line.as_bytes()[i - 1] == b'\\';
-    let in_code: Vec<usize> =
-        all_pipes.into_iter().filter(|i| !split.contains(i) && !escaped_already(*i)).collect();
+    let in_code: Vec<usize> = line
+        .match_indices('|')
+        .map(|(i, _)| i)
+        .filter(|i| split.binary_search(i).is_err() && !escaped_already(*i))
+        .collect();
     let trimmed = line.trim_start_matches(' ');
     let lead = line.len() - trimmed.len();
-    let marker = match trimmed.bytes().next() {
-        Some(b'#' | b'>' | b'-' | b'*' | b'+' | b'`' | b'~' | b'=' | b'_') => Some(lead),
-        Some(b'0'..=b'9') => paren_marker(line).or_else(|| list_marker(line).map(|(at, _)| at)),
-        _ => None,
-    };
+    if commonmark_would_open_html(trimmed, false) {
+        return Cow::Owned(format!("{}{PARA_MARK}{trimmed}", &line[..lead]));
+    }
+    let marker = block_start_marker(line).map(|_| lead);
     if in_code.is_empty() && marker.is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len() + in_code.len() + 1);
     for (i, ch) in line.char_indices() {
-        if marker == Some(i) || in_code.contains(&i) {
+        if marker == Some(i) {
+            out.push_str(PARA_MARK);
+        }
+        if in_code.binary_search(&i).is_ok() {
             out.push('\\');
         }
         out.push(ch);
@@ -1690,7 +1793,7 @@ impl<'s> HtmlWriter<'s> {
                     self.out.push_str("</code>");
                 }
             }
-            Event::Html(html) => self.raw(&html),
+            Event::Html(html) => self.raw(&html.replace(PARA_MARK, "")),
             Event::InlineHtml(html) => {
                 if &*html != PARA_MARK {
                     self.raw(&html);
@@ -2204,6 +2307,34 @@ use std::collections::HashMap;
     }
 
     #[test]
+    fn random_input_never_panics() {
+        // Deterministic xorshift over pieces that exercise every preprocessing path,
+        // mixed with multi-byte text so that no slice lands inside a character.
+        const PIECES: &[&str] = &[
+            "\n", "\n\n", " ", "    ", "\t", "#", "##", "-", "*", "+", "1.", "2)", ">", "|", "`", "```", "~~~",
+            "=", "---", "\\", "<", ">", "</", "/>", "<div", "<div markdown=\"1\">", "</div>", "<p>", "<hr>",
+            "<!--", "-->", "<script>", "</script>", "<center>", "<caption>", "<gs-md-para/>", "<!--gs-md-stash-0-->",
+            "[a](#b)", "[c](http://d)", "![e](f)", "**", "_", "&amp;", "&", "文字", "é", "🦀", "{{ group }}",
+            "{{ tick }}", "{% call box(1) %}", "{% endcall %}", "% if tick:", "% endif", "{%", "%}", "{{", "}}",
+            ":::python", "#!/bin/sh", "{.py}", "hl_lines=\"1\"", "a", "b c",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..1500 {
+            let mut source = String::new();
+            let pieces = 1 + (state % 24) as usize;
+            for _ in 0..pieces {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                source.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+            }
+            let (html, _) = render_or_placeholder(&source, Some("staff"), 1);
+            assert!(!html.contains(PARA_MARK), "{source:?} -> {html:?}");
+            let _ = markdown_to_html(&source);
+        }
+    }
+
+    #[test]
     fn line_statements() {
         let source = "a\n% if tick >= 2000\nphase two\n% else\nphase one\n% endif\nb\n";
         assert_eq!(render_jinja(source, None, 2000).ok().as_deref(), Some("a\nphase two\nb"));
@@ -2283,8 +2414,13 @@ use std::collections::HashMap;
         // Raw block-level HTML runs to its closing tag, blank lines included.
         let raw = markdown_to_html("<div>\n*a*\n\n    b\n</div>\n\n*c*");
         assert_eq!(raw, "<div>\n*a*\n\n    b\n</div>\n<p><em>c</em></p>");
-        // Inline-level tags at line start are paragraph text, Markdown applies.
-        assert_eq!(markdown_to_html("<center>**bold**</center>"), "<p><center><strong>bold</strong></center></p>");
+        // Inline-level tags at line start are paragraph text, Markdown applies, even
+        // where CommonMark would open an HTML block.
+        assert_eq!(
+            markdown_to_html("<caption>**bold**</caption>"),
+            "<p><caption><strong>bold</strong></caption></p>"
+        );
+        assert_eq!(markdown_to_html("<center>**bold**</center>"), "<center>**bold**</center>");
         assert_eq!(markdown_to_html("<span>\n*x*\n</span>"), "<p><span>\n<em>x</em>\n</span></p>");
         // Nested markdown blocks and raw HTML inside them.
         let nested = markdown_to_html(
@@ -2304,6 +2440,22 @@ use std::collections::HashMap;
             "<p><strong>Note:</strong>\n- a\n1. b</p>\n<ul>\n<li>c</li>\n<li>d</li>\n</ul>\n<p>1) e</p>"
         );
         assert_eq!(markdown_to_html("text\n---\n\n* * *"), "<h2>text</h2>\n<hr>");
+        // The same inside a quote; nesting takes 4 spaces; a table row may look like a list.
+        assert_eq!(
+            markdown_to_html("> Note:\n> - a\n> - b"),
+            "<blockquote>\n<p>Note:\n- a\n- b</p>\n</blockquote>"
+        );
+        assert_eq!(
+            text_of(&markdown_to_html("- Flag 1:\n    - sub one\n    - sub two\n- Flag 2")),
+            "Flag 1: sub one sub two Flag 2"
+        );
+        assert!(markdown_to_html("- a\n\n    para in a\n\n        code in a").contains("<code>code in a\n"));
+        assert_eq!(
+            markdown_to_html("Title\n=====\n- after heading"),
+            "<h1>Title</h1>\n<ul>\n<li>after heading</li>\n</ul>"
+        );
+        let table = markdown_to_html("a | b\n--|--\n- x | `p|q`");
+        assert!(table.contains("<td>- x</td>\n<td><code>p|q</code></td>"), "{table}");
         assert_eq!(markdown_to_html("a  \nb\n\n---"), "<p>a<br>\nb</p>\n<hr>");
     }
 
