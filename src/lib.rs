@@ -20,3 +20,5 @@
 pub mod rules;
 pub mod rows;
 pub mod state;
+pub mod store;
+pub mod config;
