@@ -17,8 +17,8 @@
 //! **config** — `gs.toml`, defaults and `GS_SECTION__KEY` overrides (cli.md).
 #![forbid(unsafe_code)]
 
-pub mod rules;
+pub mod config;
 pub mod rows;
+pub mod rules;
 pub mod state;
 pub mod store;
-pub mod config;

@@ -24,7 +24,11 @@ async fn golden_round_trip(kind: Kind) {
         store.import(&dump, false).await.unwrap();
         assert!(!store.is_empty().await.unwrap());
         let back = store.export().await.unwrap();
-        assert_eq!(back.tables.submission.len(), dump.tables.submission.len(), "{name}");
+        assert_eq!(
+            back.tables.submission.len(),
+            dump.tables.submission.len(),
+            "{name}"
+        );
         assert_eq!(back, dump, "{name} on {kind:?}");
         store.close().await;
     }
@@ -91,7 +95,10 @@ async fn ids_after_import(kind: Kind) {
     let mut user = t.user[1].clone();
     user.login_key = "manual:new-user".into();
     user.auth_token = Some("new-auth-token".into());
-    let profile = UserProfileRow { nickname: Some("New".into()), ..Default::default() };
+    let profile = UserProfileRow {
+        nickname: Some("New".into()),
+        ..Default::default()
+    };
     let (uid, pid) = store.insert_user(&user, &profile).await.unwrap();
     assert!(uid > max_id(&t.user, |r| r.id), "user id {uid}");
     assert!(pid > max_id(&t.user_profile, |r| r.id), "profile id {pid}");
@@ -102,7 +109,12 @@ async fn ids_after_import(kind: Kind) {
     let cid = store.upsert_challenge(&ch).await.unwrap();
     assert!(cid > max_id(&t.challenge, |r| r.id), "challenge id {cid}");
 
-    let tr = TriggerRow { id: 0, tick: 123_456, timestamp_s: 4_000_000_000, name: "x".into() };
+    let tr = TriggerRow {
+        id: 0,
+        tick: 123_456,
+        timestamp_s: 4_000_000_000,
+        name: "x".into(),
+    };
     let tid = store.upsert_trigger(&tr).await.unwrap();
     assert!(tid > max_id(&t.trigger, |r| r.id), "trigger id {tid}");
 
@@ -117,9 +129,17 @@ async fn ids_after_import(kind: Kind) {
     let gid = store.upsert_game_policy(&gp).await.unwrap();
     assert!(gid > max_id(&t.game_policy, |r| r.id), "policy id {gid}");
 
-    let an = AnnouncementRow { id: 0, timestamp_s: 5, title: "t".into(), content_template: "c".into() };
+    let an = AnnouncementRow {
+        id: 0,
+        timestamp_s: 5,
+        title: "t".into(),
+        content_template: "c".into(),
+    };
     let aid = store.upsert_announcement(&an).await.unwrap();
-    assert!(aid > max_id(&t.announcement, |r| r.id), "announcement id {aid}");
+    assert!(
+        aid > max_id(&t.announcement, |r| r.id),
+        "announcement id {aid}"
+    );
     store.close().await;
 }
 
@@ -153,14 +173,21 @@ async fn malformed_json_row(kind: Kind) {
     };
     match kind {
         // MariaDB guards JSON columns with a CHECK constraint; switch it off to plant the row.
-        Kind::MySql => db.raw(&["SET SESSION check_constraint_checks = 0", &update]).await,
+        Kind::MySql => {
+            db.raw(&["SET SESSION check_constraint_checks = 0", &update])
+                .await
+        }
         _ => db.raw(&[&update]).await,
     }
     let (tables, problems) = store.load_all().await.unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].table, "challenge");
     assert_eq!(problems[0].id, Some(bad));
-    assert!(problems[0].message.contains("flags"), "{}", problems[0].message);
+    assert!(
+        problems[0].message.contains("flags"),
+        "{}",
+        problems[0].message
+    );
     let mut expected = dump.tables.clone();
     expected.challenge.retain(|c| c.id != bad);
     assert_eq!(tables, expected);
@@ -182,16 +209,33 @@ async fn writes(kind: Kind) {
     user.login_key = "github:42".into();
     user.auth_token = None;
     user.token = None;
-    user.login_properties = serde_json::json!({"type": "github", "info": {"id": 42, "ü": [1.5, null]}});
-    let p1 = UserProfileRow { timestamp_ms: 10, nickname: Some("猫".into()), ..Default::default() };
+    user.login_properties =
+        serde_json::json!({"type": "github", "info": {"id": 42, "ü": [1.5, null]}});
+    let p1 = UserProfileRow {
+        timestamp_ms: 10,
+        nickname: Some("猫".into()),
+        ..Default::default()
+    };
     let (uid, pid1) = store.insert_user(&user, &p1).await.unwrap();
-    let p2 = UserProfileRow { timestamp_ms: 11, email: Some("a@b.c".into()), ..Default::default() };
+    let p2 = UserProfileRow {
+        timestamp_ms: 11,
+        email: Some("a@b.c".into()),
+        ..Default::default()
+    };
     let pid2 = store.insert_profile_and_link(uid, &p2).await.unwrap();
     assert_ne!(pid1, pid2);
     user.id = uid;
     user.profile_id = Some(pid2);
-    want.user_profile.push(UserProfileRow { id: pid1, user_id: uid, ..p1 });
-    want.user_profile.push(UserProfileRow { id: pid2, user_id: uid, ..p2 });
+    want.user_profile.push(UserProfileRow {
+        id: pid1,
+        user_id: uid,
+        ..p1
+    });
+    want.user_profile.push(UserProfileRow {
+        id: pid2,
+        user_id: uid,
+        ..p2
+    });
 
     // Whole-row update, then last_feedback_ms.
     user.enabled = false;
@@ -225,20 +269,33 @@ async fn writes(kind: Kind) {
     want.log.push(LogRow { id: lid, ..log });
 
     let sub_id = want.submission[5].id;
-    store.update_submission_overrides(sub_id, Some(50), None).await.unwrap();
+    store
+        .update_submission_overrides(sub_id, Some(50), None)
+        .await
+        .unwrap();
     want.submission[5].score_override_or_null = Some(50);
     want.submission[5].percentage_override_or_null = None;
 
     // Replace and delete the admin-edited tables.
     let mut ch: ChallengeRow = want.challenge[1].clone();
     ch.title = "Renamed".into();
-    ch.flags = serde_json::json!([{"type": "static", "val": "flag{new}", "name": "", "base_score": 100}]);
+    ch.flags =
+        serde_json::json!([{"type": "static", "val": "flag{new}", "name": "", "base_score": 100}]);
     assert_eq!(store.upsert_challenge(&ch).await.unwrap(), ch.id);
     want.challenge[1] = ch;
     let gone = want.challenge.remove(0).id;
     store.delete_challenge(gone).await.unwrap();
     let err = store.delete_challenge(gone).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { table: "challenge", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                table: "challenge",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let tid = want.trigger.pop().unwrap().id;
     store.delete_trigger(tid).await.unwrap();
@@ -251,8 +308,14 @@ async fn writes(kind: Kind) {
     let aid = want.announcement.pop().unwrap().id;
     store.delete_announcement(aid).await.unwrap();
 
-    let missing = UserRow { id: 999_999, ..user };
-    assert!(matches!(store.update_user(&missing).await, Err(StoreError::NotFound { .. })));
+    let missing = UserRow {
+        id: 999_999,
+        ..user
+    };
+    assert!(matches!(
+        store.update_user(&missing).await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     let (got, problems) = store.load_all().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");

@@ -93,50 +93,75 @@ where
     q
 }
 
-/// Typed access to one fetched row, the same on every engine.
+/// A column that could not be read; the message is shown with the table and row id.
+pub(crate) type ColResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Typed access to one fetched row, the same on every engine and driver.
 pub(crate) trait RowGet {
     /// An integer column.
-    fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
+    fn int(&self, i: usize) -> ColResult<i64>;
     /// A nullable integer column.
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error>;
+    fn opt_int(&self, i: usize) -> ColResult<Option<i64>>;
     /// A text column.
-    fn text(&self, i: usize) -> Result<String, sqlx::Error>;
+    fn text(&self, i: usize) -> ColResult<String>;
     /// A nullable text column.
-    fn opt_text(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
+    fn opt_text(&self, i: usize) -> ColResult<Option<String>>;
     /// A boolean column (TINYINT(1) on MySQL).
-    fn boolean(&self, i: usize) -> Result<bool, sqlx::Error>;
+    fn boolean(&self, i: usize) -> ColResult<bool>;
     /// A JSON column's text. Unchecked because MySQL 8 reports JSON columns as binary
     /// strings; the text is parsed (and a bad one reported) by the caller.
-    fn json_text(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
+    fn json_text(&self, i: usize) -> ColResult<Option<String>>;
 }
 
 macro_rules! impl_row_get {
     ($row:ty) => {
         impl RowGet for $row {
-            fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
-                self.try_get(i)
+            fn int(&self, i: usize) -> ColResult<i64> {
+                Ok(self.try_get(i)?)
             }
-            fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(i)
+            fn opt_int(&self, i: usize) -> ColResult<Option<i64>> {
+                Ok(self.try_get(i)?)
             }
-            fn text(&self, i: usize) -> Result<String, sqlx::Error> {
-                self.try_get(i)
+            fn text(&self, i: usize) -> ColResult<String> {
+                Ok(self.try_get(i)?)
             }
-            fn opt_text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(i)
+            fn opt_text(&self, i: usize) -> ColResult<Option<String>> {
+                Ok(self.try_get(i)?)
             }
-            fn boolean(&self, i: usize) -> Result<bool, sqlx::Error> {
-                self.try_get(i)
+            fn boolean(&self, i: usize) -> ColResult<bool> {
+                Ok(self.try_get(i)?)
             }
-            fn json_text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
-                self.try_get_unchecked(i)
+            fn json_text(&self, i: usize) -> ColResult<Option<String>> {
+                Ok(self.try_get_unchecked(i)?)
             }
         }
     };
 }
-impl_row_get!(SqliteRow);
 impl_row_get!(MySqlRow);
 impl_row_get!(PgRow);
+impl_row_get!(SqliteRow);
+
+/// rusqlite's rows, for the fast SQLite load path (`sqlite_load`).
+impl RowGet for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> ColResult<i64> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> ColResult<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn text(&self, i: usize) -> ColResult<String> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> ColResult<Option<String>> {
+        Ok(self.get(i)?)
+    }
+    fn boolean(&self, i: usize) -> ColResult<bool> {
+        Ok(self.get(i)?)
+    }
+    fn json_text(&self, i: usize) -> ColResult<Option<String>> {
+        Ok(self.get(i)?)
+    }
+}
 
 /// A pool of connections to one engine.
 #[derive(Debug, Clone)]
@@ -228,16 +253,28 @@ impl Pools {
                 let done = bind_all(sqlx::query(&sql), args).execute(e).await?;
                 id_from_u64(done.last_insert_id())
             }
-            Pools::Sqlite(e) => bind_all(sqlx::query(&sql), args).fetch_one(e).await?.try_get(0),
-            Pools::Postgres(e) => bind_all(sqlx::query(&sql), args).fetch_one(e).await?.try_get(0),
+            Pools::Sqlite(e) => bind_all(sqlx::query(&sql), args)
+                .fetch_one(e)
+                .await?
+                .try_get(0),
+            Pools::Postgres(e) => bind_all(sqlx::query(&sql), args)
+                .fetch_one(e)
+                .await?
+                .try_get(0),
         }
     }
 
     /// Fetches one integer (a count, a version).
-    pub(crate) async fn fetch_int(&self, sql: &str, args: &[Val<'_>]) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) async fn fetch_int(
+        &self,
+        sql: &str,
+        args: &[Val<'_>],
+    ) -> Result<Option<i64>, sqlx::Error> {
         on_pool!(self, |e| {
             let row = bind_all(sqlx::query(sql), args).fetch_optional(e).await?;
-            row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose().map(Option::flatten)
+            row.map(|r| r.try_get::<Option<i64>, _>(0))
+                .transpose()
+                .map(Option::flatten)
         })
     }
 
@@ -294,16 +331,26 @@ impl Tx {
     }
 
     /// Fetches one integer (a count, a maximum).
-    pub(crate) async fn fetch_int(&mut self, sql: &str, args: &[Val<'_>]) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) async fn fetch_int(
+        &mut self,
+        sql: &str,
+        args: &[Val<'_>],
+    ) -> Result<Option<i64>, sqlx::Error> {
         on_tx!(self, |e| {
             let row = bind_all(sqlx::query(sql), args).fetch_optional(e).await?;
-            row.map(|r| r.try_get::<Option<i64>, _>(0)).transpose().map(Option::flatten)
+            row.map(|r| r.try_get::<Option<i64>, _>(0))
+                .transpose()
+                .map(Option::flatten)
         })
     }
 
     /// Streams the rows of a query through `each`, one at a time, so that a million rows
     /// never sit in memory twice.
-    pub(crate) async fn for_each_row<F>(&mut self, sql: &str, mut each: F) -> Result<(), sqlx::Error>
+    pub(crate) async fn for_each_row<F>(
+        &mut self,
+        sql: &str,
+        mut each: F,
+    ) -> Result<(), sqlx::Error>
     where
         F: FnMut(&dyn RowGet),
     {

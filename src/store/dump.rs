@@ -33,25 +33,46 @@ async fn delete_all(tx: &mut Tx) -> Result<()> {
     let e = tx.engine();
     let what = |t: &str| format!("deleting the rows of table `{t}`");
     for t in ["log", "feedback", "submission", "announcement"] {
-        tx.exec(&format!("DELETE FROM {}", e.quote(t)), &[]).await.ctx(|| what(t))?;
+        tx.exec(&format!("DELETE FROM {}", e.quote(t)), &[])
+            .await
+            .ctx(|| what(t))?;
     }
-    tx.exec(&format!("UPDATE {} SET profile_id = NULL", e.quote("user")), &[])
-        .await
-        .ctx(|| what("user"))?;
-    for t in ["user_profile", "user", "challenge", "game_policy", "trigger"] {
-        tx.exec(&format!("DELETE FROM {}", e.quote(t)), &[]).await.ctx(|| what(t))?;
+    tx.exec(
+        &format!("UPDATE {} SET profile_id = NULL", e.quote("user")),
+        &[],
+    )
+    .await
+    .ctx(|| what("user"))?;
+    for t in [
+        "user_profile",
+        "user",
+        "challenge",
+        "game_policy",
+        "trigger",
+    ] {
+        tx.exec(&format!("DELETE FROM {}", e.quote(t)), &[])
+            .await
+            .ctx(|| what(t))?;
     }
     Ok(())
 }
 
 /// Inserts rows with their ids, many per statement. `adjust` may change the values of
 /// a row before it is bound (used to leave `user.profile_id` for later).
-async fn insert_rows<T: TableRow>(tx: &mut Tx, rows: &[T], adjust: fn(&mut Vec<Val<'_>>)) -> Result<()> {
+async fn insert_rows<T: TableRow>(
+    tx: &mut Tx,
+    rows: &[T],
+    adjust: fn(&mut [Val<'_>]),
+) -> Result<()> {
     let e = tx.engine();
     let ncols = T::COLUMNS.len();
     let per = (MAX_PARAMS / ncols).clamp(1, MAX_ROWS);
     let cols: Vec<String> = T::COLUMNS.iter().map(|c| e.quote(c)).collect();
-    let head = format!("INSERT INTO {} ({}) VALUES ", e.quote(T::TABLE), cols.join(", "));
+    let head = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        e.quote(T::TABLE),
+        cols.join(", ")
+    );
     for chunk in rows.chunks(per) {
         let mut sql = String::with_capacity(head.len() + chunk.len() * ncols * 4);
         sql.push_str(&head);
@@ -82,22 +103,30 @@ async fn insert_rows<T: TableRow>(tx: &mut Tx, rows: &[T], adjust: fn(&mut Vec<V
 }
 
 /// Leaves `user.profile_id` NULL: the profiles do not exist yet.
-fn without_profile(v: &mut Vec<Val<'_>>) {
+fn without_profile(v: &mut [Val<'_>]) {
     v[8] = Val::OptInt(None);
 }
 
 /// Leaves the values as they are.
-fn unchanged(_: &mut Vec<Val<'_>>) {}
+fn unchanged(_: &mut [Val<'_>]) {}
 
 /// Points each user at its profile, once both exist.
 async fn link_profiles(tx: &mut Tx, tables: &Tables) -> Result<()> {
     let e = tx.engine();
-    let sql = e.sql(&format!("UPDATE {} SET profile_id = ? WHERE id = ?", e.quote("user")));
+    let sql = e.sql(&format!(
+        "UPDATE {} SET profile_id = ? WHERE id = ?",
+        e.quote("user")
+    ));
     for u in &tables.user {
         if let Some(pid) = u.profile_id {
             tx.exec(&sql, &[Val::Int(pid), Val::Int(u.id)])
                 .await
-                .ctx(|| format!("importing table `user`: linking user {} to profile {pid}", u.id))?;
+                .ctx(|| {
+                    format!(
+                        "importing table `user`: linking user {} to profile {pid}",
+                        u.id
+                    )
+                })?;
         }
     }
     Ok(())

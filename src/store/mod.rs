@@ -4,6 +4,7 @@
 mod db;
 mod dump;
 mod schema;
+mod sqlite_load;
 mod tables;
 
 use std::fmt;
@@ -14,13 +15,14 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 use crate::rows::{
     AnnouncementRow, ChallengeRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, Tables,
     TriggerRow, UserProfileRow, UserRow,
 };
-use db::{Pools, Tx, Val};
 pub use db::Engine;
+use db::{Pools, Tx, Val};
 pub use schema::LATEST_VERSION;
 use tables::TableRow;
 
@@ -57,6 +59,20 @@ pub enum StoreError {
         /// The newest version this build knows.
         known: i64,
     },
+    /// Reading a SQLite file directly (the load path) failed.
+    #[error("{what}: {source}")]
+    SqliteRead {
+        /// What we were doing.
+        what: String,
+        /// The driver's error.
+        source: rusqlite::Error,
+    },
+    /// The loading thread died.
+    #[error("loading the database failed: {0}")]
+    LoadTask(String),
+    /// An in-memory SQLite database cannot be shared between connections.
+    #[error("in-memory SQLite databases are not supported (`{0}`)\n  help: use a file, e.g. sqlite://data/gs.db")]
+    InMemory(String),
     /// An update or delete named a row that does not exist.
     #[error("table `{table}` has no row with id {id}")]
     NotFound {
@@ -81,7 +97,10 @@ trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| StoreError::Sql { what: what(), source })
+        self.map_err(|source| StoreError::Sql {
+            what: what(),
+            source,
+        })
     }
 }
 
@@ -105,10 +124,15 @@ impl fmt::Display for RowProblem {
     }
 }
 
+/// What `load_all` gives: every table, and the rows it had to leave out.
+pub type LoadResult = Result<(Tables, Vec<RowProblem>)>;
+
 /// A connection pool to the contest database.
 #[derive(Debug, Clone)]
 pub struct Store {
     pools: Pools,
+    /// The SQLite file, read directly by `load_all`.
+    sqlite_file: Option<PathBuf>,
 }
 
 /// Hides the password of a database URL for messages.
@@ -132,6 +156,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store> {
         let shown = redact_url(url);
         let what = || format!("cannot connect to the database `{shown}`");
+        let mut sqlite_file = None;
         let pools = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .ctx(what)?
@@ -140,19 +165,19 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let file = opts.get_filename().to_path_buf();
-            let in_memory = file.as_os_str() == ":memory:" || url.contains("mode=memory");
-            if !in_memory {
-                if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                        path: dir.to_path_buf(),
-                        source,
-                    })?;
-                }
+            // `load_all` opens the file itself, which a private in-memory database is not.
+            if file.as_os_str() == ":memory:" || url.contains("mode=memory") {
+                return Err(StoreError::InMemory(shown));
             }
-            // Every connection to `:memory:` is a database of its own: keep just one.
-            let max = if in_memory { 1 } else { 8 };
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            sqlite_file = Some(file);
             let pool = SqlitePoolOptions::new()
-                .max_connections(max)
+                .max_connections(8)
                 .connect_with(opts)
                 .await
                 .ctx(what)?;
@@ -160,16 +185,19 @@ impl Store {
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
             let url = url.replacen("mariadb:", "mysql:", 1);
             let opts = MySqlConnectOptions::from_str(&url).ctx(what)?;
+            // One plain connection first: the pool would only say it timed out.
+            opts.connect().await.ctx(what)?.close().await.ctx(what)?;
             let pool = MySqlPoolOptions::new().connect_with(opts).await.ctx(what)?;
             Pools::MySql(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url).ctx(what)?;
+            opts.connect().await.ctx(what)?.close().await.ctx(what)?;
             let pool = PgPoolOptions::new().connect_with(opts).await.ctx(what)?;
             Pools::Postgres(pool)
         } else {
             return Err(StoreError::UnknownScheme(shown));
         };
-        Ok(Store { pools })
+        Ok(Store { pools, sqlite_file })
     }
 
     /// The engine behind this store.
@@ -189,18 +217,41 @@ impl Store {
 
     /// Starts a transaction.
     async fn begin(&self, what: &str) -> Result<Tx> {
-        self.pools.begin().await.ctx(|| format!("{what}: cannot start a transaction"))
+        self.pools
+            .begin()
+            .await
+            .ctx(|| format!("{what}: cannot start a transaction"))
     }
 
     /// Reads every table, each ordered by id, from one consistent snapshot. Rows that
     /// cannot be read are logged, left out and returned as problems; never a panic.
-    pub async fn load_all(&self) -> Result<(Tables, Vec<RowProblem>)> {
+    pub async fn load_all(&self) -> LoadResult {
+        let (tables, problems) = match &self.sqlite_file {
+            Some(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || sqlite_load::load_all(&path))
+                    .await
+                    .map_err(|e| StoreError::LoadTask(e.to_string()))??
+            }
+            None => self.load_all_sqlx().await?,
+        };
+        for p in &problems {
+            tracing::error!(table = p.table, id = ?p.id, "row skipped: {}", p.message);
+        }
+        Ok((tables, problems))
+    }
+
+    /// `load_all` for MySQL and PostgreSQL.
+    async fn load_all_sqlx(&self) -> LoadResult {
         let mut tx = self.begin("loading the database").await?;
         if tx.engine() == Engine::Postgres {
             // PostgreSQL's default gives each statement its own snapshot.
-            tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", &[])
-                .await
-                .ctx(|| "loading the database".into())?;
+            tx.exec(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                &[],
+            )
+            .await
+            .ctx(|| "loading the database".into())?;
         }
         let mut problems = Vec::new();
         let tables = Tables {
@@ -215,9 +266,6 @@ impl Store {
             log: load_table(&mut tx, &mut problems).await?,
         };
         tx.commit().await.ctx(|| "loading the database".into())?;
-        for p in &problems {
-            tracing::error!(table = p.table, id = ?p.id, "row skipped: {}", p.message);
-        }
         Ok((tables, problems))
     }
 
@@ -236,7 +284,11 @@ impl Store {
     /// Inserts a user (its `id` and `profile_id` are ignored), then its first profile
     /// (its `id` and `user_id` are ignored), and links them, in one transaction.
     /// Returns `(user_id, profile_id)`.
-    pub async fn insert_user(&self, user: &UserRow, profile: &UserProfileRow) -> Result<(i64, i64)> {
+    pub async fn insert_user(
+        &self,
+        user: &UserRow,
+        profile: &UserProfileRow,
+    ) -> Result<(i64, i64)> {
         let what = || format!("inserting user `{}`", user.login_key);
         let mut tx = self.begin("inserting a user").await?;
         let mut vals = user.values();
@@ -250,10 +302,16 @@ impl Store {
 
     /// Inserts a new profile for `user_id` (the row's `id` and `user_id` are ignored) and
     /// points the user at it, in one transaction. Returns the profile's id.
-    pub async fn insert_profile_and_link(&self, user_id: i64, profile: &UserProfileRow) -> Result<i64> {
+    pub async fn insert_profile_and_link(
+        &self,
+        user_id: i64,
+        profile: &UserProfileRow,
+    ) -> Result<i64> {
         let mut tx = self.begin("inserting a profile").await?;
         let id = link_profile(&mut tx, user_id, profile).await?;
-        tx.commit().await.ctx(|| format!("inserting a profile for user {user_id}"))?;
+        tx.commit()
+            .await
+            .ctx(|| format!("inserting a profile for user {user_id}"))?;
         Ok(id)
     }
 
@@ -270,7 +328,10 @@ impl Store {
     /// Sets `user.last_feedback_ms`.
     pub async fn set_last_feedback(&self, user_id: i64, timestamp_ms: i64) -> Result<()> {
         let e = self.engine();
-        let sql = e.sql(&format!("UPDATE {} SET last_feedback_ms = ? WHERE id = ?", e.quote("user")));
+        let sql = e.sql(&format!(
+            "UPDATE {} SET last_feedback_ms = ? WHERE id = ?",
+            e.quote("user")
+        ));
         let n = self
             .pools
             .exec(&sql, &[Val::Int(timestamp_ms), Val::Int(user_id)])
@@ -296,7 +357,11 @@ impl Store {
             "UPDATE {} SET score_override_or_null = ?, percentage_override_or_null = ? WHERE id = ?",
             e.quote("submission")
         ));
-        let vals = [Val::OptInt(score_override), Val::OptInt(percentage_override), Val::Int(id)];
+        let vals = [
+            Val::OptInt(score_override),
+            Val::OptInt(percentage_override),
+            Val::Int(id),
+        ];
         let n = self
             .pools
             .exec(&sql, &vals)
@@ -358,9 +423,15 @@ impl Store {
     /// Replaces every column of the row with the same id.
     async fn update_row<T: TableRow>(&self, row: &T) -> Result<()> {
         let e = self.engine();
-        let sets: Vec<String> =
-            T::COLUMNS[1..].iter().map(|c| format!("{} = ?", e.quote(c))).collect();
-        let sql = e.sql(&format!("UPDATE {} SET {} WHERE id = ?", e.quote(T::TABLE), sets.join(", ")));
+        let sets: Vec<String> = T::COLUMNS[1..]
+            .iter()
+            .map(|c| format!("{} = ?", e.quote(c)))
+            .collect();
+        let sql = e.sql(&format!(
+            "UPDATE {} SET {} WHERE id = ?",
+            e.quote(T::TABLE),
+            sets.join(", ")
+        ));
         let mut vals = row.values();
         vals.remove(0);
         vals.push(Val::Int(row.id()));
@@ -425,7 +496,10 @@ async fn link_profile(tx: &mut Tx, user_id: i64, profile: &UserProfileRow) -> Re
     vals[1] = Val::Int(user_id);
     let (sql, vals) = insert_sql::<UserProfileRow>(e, vals);
     let profile_id = tx.insert(&sql, &vals).await.ctx(what)?;
-    let sql = e.sql(&format!("UPDATE {} SET profile_id = ? WHERE id = ?", e.quote("user")));
+    let sql = e.sql(&format!(
+        "UPDATE {} SET profile_id = ? WHERE id = ?",
+        e.quote("user")
+    ));
     let n = tx
         .exec(&sql, &[Val::Int(profile_id), Val::Int(user_id)])
         .await
@@ -438,11 +512,19 @@ async fn link_profile(tx: &mut Tx, user_id: i64, profile: &UserProfileRow) -> Re
 async fn load_table<T: TableRow>(tx: &mut Tx, problems: &mut Vec<RowProblem>) -> Result<Vec<T>> {
     let e = tx.engine();
     let cols: Vec<String> = T::COLUMNS.iter().map(|c| e.quote(c)).collect();
-    let sql = format!("SELECT {} FROM {} ORDER BY id", cols.join(", "), e.quote(T::TABLE));
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY id",
+        cols.join(", "),
+        e.quote(T::TABLE)
+    );
     let mut out = Vec::new();
     tx.for_each_row(&sql, |r| match T::decode(r) {
         Ok(row) => out.push(row),
-        Err(message) => problems.push(RowProblem { table: T::TABLE, id: r.int(0).ok(), message }),
+        Err(message) => problems.push(RowProblem {
+            table: T::TABLE,
+            id: r.int(0).ok(),
+            message,
+        }),
     })
     .await
     .ctx(|| format!("reading table `{}`", T::TABLE))?;

@@ -33,13 +33,31 @@ struct Col {
 }
 
 const fn c(name: &'static str, ty: Ty) -> Col {
-    Col { name, ty, null: false, unique: false, default: None }
+    Col {
+        name,
+        ty,
+        null: false,
+        unique: false,
+        default: None,
+    }
 }
 const fn null(name: &'static str, ty: Ty) -> Col {
-    Col { name, ty, null: true, unique: false, default: None }
+    Col {
+        name,
+        ty,
+        null: true,
+        unique: false,
+        default: None,
+    }
 }
 const fn uniq(name: &'static str, ty: Ty) -> Col {
-    Col { name, ty, null: false, unique: true, default: None }
+    Col {
+        name,
+        ty,
+        null: false,
+        unique: true,
+        default: None,
+    }
 }
 
 /// A foreign key `column → table(id)`.
@@ -119,7 +137,13 @@ const TABLES: &[Table] = &[
             c("enabled", Ty::Bool),
             c("group", Ty::Varchar(32)),
             null("token", Ty::Varchar(512)),
-            Col { name: "auth_token", ty: Ty::Varchar(128), null: true, unique: true, default: None },
+            Col {
+                name: "auth_token",
+                ty: Ty::Varchar(128),
+                null: true,
+                unique: true,
+                default: None,
+            },
             null("profile_id", Ty::IdRef),
             c("terms_agreed", Ty::Bool),
             null("last_feedback_ms", Ty::BigInt),
@@ -139,7 +163,10 @@ const TABLES: &[Table] = &[
             null("stuid", Ty::Varchar(128)),
             null("comment", Ty::Varchar(128)),
         ],
-        fks: &[Fk { column: "user_id", target: "user" }],
+        fks: &[Fk {
+            column: "user_id",
+            target: "user",
+        }],
     },
     Table {
         name: "submission",
@@ -152,13 +179,22 @@ const TABLES: &[Table] = &[
             null("score_override_or_null", Ty::Int),
             null("percentage_override_or_null", Ty::Int),
         ],
-        fks: &[Fk { column: "user_id", target: "user" }],
+        fks: &[Fk {
+            column: "user_id",
+            target: "user",
+        }],
     },
     Table {
         name: "announcement",
         cols: &[
             c("id", Ty::Id),
-            Col { name: "timestamp_s", ty: Ty::BigInt, null: false, unique: false, default: Some(now_s_default) },
+            Col {
+                name: "timestamp_s",
+                ty: Ty::BigInt,
+                null: false,
+                unique: false,
+                default: Some(now_s_default),
+            },
             c("title", Ty::Text),
             c("content_template", Ty::Text),
         ],
@@ -172,9 +208,18 @@ const TABLES: &[Table] = &[
             c("timestamp_ms", Ty::BigInt),
             c("challenge_key", Ty::Varchar(32)),
             c("content", Ty::Text),
-            Col { name: "checked", ty: Ty::Bool, null: false, unique: false, default: Some(false_default) },
+            Col {
+                name: "checked",
+                ty: Ty::Bool,
+                null: false,
+                unique: false,
+                default: Some(false_default),
+            },
         ],
-        fks: &[Fk { column: "user_id", target: "user" }],
+        fks: &[Fk {
+            column: "user_id",
+            target: "user",
+        }],
     },
     Table {
         name: "log",
@@ -191,7 +236,10 @@ const TABLES: &[Table] = &[
 ];
 
 /// The foreign key that closes the user ⇄ user_profile cycle.
-const CYCLE_FK: Fk = Fk { column: "profile_id", target: "user_profile" };
+const CYCLE_FK: Fk = Fk {
+    column: "profile_id",
+    target: "user_profile",
+};
 
 /// Every table name of schema.md, in creation order.
 pub(crate) fn table_names() -> impl Iterator<Item = &'static str> {
@@ -243,7 +291,11 @@ fn create_table(e: Engine, t: &Table) -> String {
             e.quote(fk.target)
         ));
     }
-    let tail = if e == Engine::MySql { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" } else { "" };
+    let tail = if e == Engine::MySql {
+        " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+    } else {
+        ""
+    };
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  {}\n){tail}",
         e.quote(t.name),
@@ -321,7 +373,12 @@ async fn existing_tables(pools: &Pools) -> Result<Vec<&'static str>, sqlx::Error
                 schema_fn(e)
             )),
         };
-        if pools.fetch_int(&sql, &[Val::Text(name)]).await?.unwrap_or(0) > 0 {
+        if pools
+            .fetch_int(&sql, &[Val::Text(name)])
+            .await?
+            .unwrap_or(0)
+            > 0
+        {
             out.push(name);
         }
     }
@@ -342,7 +399,9 @@ async fn has_foreign_key(pools: &Pools, table: &str, column: &str) -> Result<boo
            AND tc.table_name = ? AND kcu.column_name = ?",
         schema_fn(e)
     ));
-    let n = pools.fetch_int(&sql, &[Val::Text(table), Val::Text(column)]).await?;
+    let n = pools
+        .fetch_int(&sql, &[Val::Text(table), Val::Text(column)])
+        .await?;
     Ok(n.unwrap_or(0) > 0)
 }
 
@@ -363,12 +422,18 @@ pub(crate) async fn migrate(pools: &Pools) -> Result<usize, StoreError> {
         .await
         .ctx(|| format!("creating table `{VERSION_TABLE}`"))?;
     let current = pools
-        .fetch_int(&format!("SELECT MAX(version) FROM {}", e.quote(VERSION_TABLE)), &[])
+        .fetch_int(
+            &format!("SELECT MAX(version) FROM {}", e.quote(VERSION_TABLE)),
+            &[],
+        )
         .await
         .ctx(|| format!("reading table `{VERSION_TABLE}`"))?
         .unwrap_or(0);
     if current > LATEST_VERSION {
-        return Err(StoreError::SchemaTooNew { found: current, known: LATEST_VERSION });
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: LATEST_VERSION,
+        });
     }
     let mut applied = 0;
     for version in (current + 1)..=LATEST_VERSION {

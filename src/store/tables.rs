@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::db::{RowGet, Val};
+use super::db::{ColResult, RowGet, Val};
 use crate::rows::{
     AnnouncementRow, ChallengeRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, TriggerRow,
     UserProfileRow, UserRow,
@@ -24,7 +24,7 @@ pub(crate) trait TableRow: Sized {
 }
 
 /// Names the column in a decoding error.
-fn col<T>(r: Result<T, sqlx::Error>, name: &str) -> Result<T, String> {
+fn col<T>(r: ColResult<T>, name: &str) -> Result<T, String> {
     r.map_err(|e| format!("column `{name}`: {e}"))
 }
 

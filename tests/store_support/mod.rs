@@ -18,12 +18,12 @@ pub enum Kind {
 
 /// The MariaDB/MySQL server (root, no password), overridable for other machines.
 pub fn mysql_server() -> String {
-    std::env::var("GS_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+    std::env::var("GSTEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
 }
 
 /// The PostgreSQL server (trust auth as `postgres`), overridable for other machines.
 pub fn postgres_server() -> String {
-    std::env::var("GS_TEST_POSTGRES_URL")
+    std::env::var("GSTEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
@@ -36,7 +36,11 @@ pub struct TestDb {
 }
 
 fn unique_name() -> String {
-    format!("gs_test_{}_{:08x}", std::process::id(), rand::random::<u32>())
+    format!(
+        "gs_test_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 impl TestDb {
@@ -63,7 +67,12 @@ impl TestDb {
                     .execute(&mut c)
                     .await
                     .expect("create database");
-                TestDb { kind, url: format!("{}/{name}", mysql_server()), name, _dir: None }
+                TestDb {
+                    kind,
+                    url: format!("{}/{name}", mysql_server()),
+                    name,
+                    _dir: None,
+                }
             }
             Kind::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_server()))
@@ -73,7 +82,12 @@ impl TestDb {
                     .execute(&mut c)
                     .await
                     .expect("create database");
-                TestDb { kind, url: format!("{}/{name}", postgres_server()), name, _dir: None }
+                TestDb {
+                    kind,
+                    url: format!("{}/{name}", postgres_server()),
+                    name,
+                    _dir: None,
+                }
             }
         }
     }
@@ -89,19 +103,25 @@ impl TestDb {
     pub async fn raw(&self, statements: &[&str]) {
         match self.kind {
             Kind::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
                 for s in statements {
                     sqlx::query(s).execute(&mut c).await.expect(s);
                 }
             }
             Kind::MySql => {
-                let mut c = sqlx::MySqlConnection::connect(&self.url).await.expect("connect");
+                let mut c = sqlx::MySqlConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
                 for s in statements {
                     sqlx::query(s).execute(&mut c).await.expect(s);
                 }
             }
             Kind::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+                let mut c = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
                 for s in statements {
                     sqlx::query(s).execute(&mut c).await.expect(s);
                 }
@@ -117,33 +137,41 @@ impl Drop for TestDb {
         }
         let (kind, name) = (self.kind, self.name.clone());
         // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async move {
-                match kind {
-                    Kind::MySql => {
-                        let mut c = sqlx::MySqlConnection::connect(&mysql_server()).await?;
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`")).execute(&mut c).await?;
-                    }
-                    Kind::Postgres => {
-                        let mut c =
-                            sqlx::PgConnection::connect(&format!("{}/postgres", postgres_server())).await?;
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut c)
-                            .await?;
-                    }
-                    Kind::Sqlite => {}
-                }
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            })
-            .map_err(|e| e.to_string())
-            .or_else(|e| Err::<(), _>(std::io::Error::other(e)))
+        let done = std::thread::spawn(move || -> Result<(), String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(drop_database(kind, &name))
+                .map_err(|e| e.to_string())
         })
         .join();
-        if let Ok(Err(e)) = done {
-            eprintln!("could not drop test database {}: {e}", self.name);
+        if !matches!(done, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}: {done:?}", self.name);
         }
     }
+}
+
+/// Drops a test database on its server.
+async fn drop_database(kind: Kind, name: &str) -> Result<(), sqlx::Error> {
+    match kind {
+        Kind::MySql => {
+            let mut c = sqlx::MySqlConnection::connect(&mysql_server()).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                .execute(&mut c)
+                .await?;
+        }
+        Kind::Postgres => {
+            let mut c =
+                sqlx::PgConnection::connect(&format!("{}/postgres", postgres_server())).await?;
+            // FORCE: a pool the test did not close must not keep the database alive.
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut c)
+                .await?;
+        }
+        Kind::Sqlite => {}
+    }
+    Ok(())
 }
 
 /// The directory of the golden files.
