@@ -20,8 +20,10 @@
 //! **config** — `gs.toml`, defaults and `GS_SECTION__KEY` overrides (cli.md).
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod demo;
 pub mod glitter;
 pub mod rows;
 pub mod rules;
 pub mod state;
+pub mod store;

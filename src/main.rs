@@ -1,6 +1,210 @@
-//! The `gs` command line (cli.md).
+//! The `gs` command line (cli.md): one binary for the reducer, workers and maintenance.
+//! Errors are printed like cargo's: what went wrong, where, and how to fix it.
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!("gs {}", env!("CARGO_PKG_VERSION"));
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use gs::config::Config;
+use gs::rows::Dump;
+use gs::store::Store;
+
+/// Guiding Star CTF backend: one reducer, many workers.
+#[derive(Debug, Parser)]
+#[command(name = "gs", version, about)]
+struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// `--config FILE`, shared by every command that reads the configuration.
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// Configuration file (default: ./gs.toml if present, else built-in defaults).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// All-in-one: reducer, admin panel and the API workers.
+    Serve(ConfigArg),
+    /// The reducer and the admin panel.
+    Reducer(ConfigArg),
+    /// One API worker, listening on the API port + N.
+    Worker {
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Which worker this is.
+        #[arg(long, value_name = "N")]
+        index: u16,
+    },
+    /// The anti-cheat worker.
+    Police(ConfigArg),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `gs db …`
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Create or upgrade the schema.
+    Migrate(ConfigArg),
+    /// Load a dump (schema.md); refuses a non-empty database unless --replace.
+    Import {
+        /// The dump file (JSON).
+        file: PathBuf,
+        /// Delete every row first.
+        #[arg(long)]
+        replace: bool,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Write a dump of every table.
+    Export {
+        /// The file to write (`-` for standard output).
+        file: PathBuf,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return report(anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(e),
+    }
+}
+
+/// Prints an error and its causes, cargo style, and picks the exit code.
+fn report(e: anyhow::Error) -> ExitCode {
+    let mut shown = e.to_string();
+    eprintln!("error: {shown}");
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        // Our errors often quote their cause already; do not print it twice.
+        if !shown.contains(&text) {
+            eprintln!("\nCaused by:\n  {}", text.replace('\n', "\n  "));
+            shown.push_str(&text);
+        }
+    }
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Serve(c) => not_yet("serve", &c),
+        Command::Reducer(c) => not_yet("reducer", &c),
+        Command::Worker { config, index: _ } => not_yet("worker", &config),
+        Command::Police(c) => not_yet("police", &c),
+        Command::Db(DbCommand::Migrate(c)) => {
+            let store = open(&c).await?;
+            drop(store);
+            Ok(())
+        }
+        Command::Db(DbCommand::Import {
+            file,
+            replace,
+            config,
+        }) => {
+            let dump = read_dump(&file)?;
+            let store = open(&config).await?;
+            store.import(&dump, replace).await?;
+            let t = &dump.tables;
+            tracing::info!(
+                file = %file.display(),
+                users = t.user.len(),
+                submissions = t.submission.len(),
+                challenges = t.challenge.len(),
+                "imported"
+            );
+            Ok(())
+        }
+        Command::Db(DbCommand::Export { file, config }) => {
+            let store = open(&config).await?;
+            let dump = store.export().await?;
+            write_dump(&file, &dump)?;
+            tracing::info!(file = %file.display(), submissions = dump.tables.submission.len(), "exported");
+            Ok(())
+        }
+    }
+}
+
+/// The commands other issues are building: check the configuration, then say so.
+fn not_yet(name: &str, c: &ConfigArg) -> Result<()> {
+    Config::load(c.config.as_deref())?;
+    bail!("`gs {name}` is not part of this build yet\n  help: `gs db migrate|import|export` work today")
+}
+
+/// Loads the configuration, connects and migrates.
+async fn open(c: &ConfigArg) -> Result<Store> {
+    let config = Config::load(c.config.as_deref())?;
+    let url = &config.database.url;
+    let store = match Store::connect(url).await {
+        Ok(store) => store,
+        Err(e) => {
+            let from = match &config.file {
+                Some(f) => format!("set in `{}` or GS_DATABASE__URL", f.display()),
+                None => "set by GS_DATABASE__URL or the default".to_string(),
+            };
+            bail!("{e}\n  help: check `database.url` ({from}) and that the server is running")
+        }
+    };
+    let applied = store.migrate().await?;
+    if applied > 0 {
+        tracing::info!(applied, "schema migrated");
+    }
+    Ok(store)
+}
+
+/// Reads and parses a dump file, naming the file and position on error.
+fn read_dump(path: &Path) -> Result<Dump> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the dump file `{}`", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "`{}` is not a dump (schema.md: {{\"tables\": {{\"user\": [...], ...}}}})",
+            path.display()
+        )
+    })
+}
+
+/// Writes a dump; through a temporary file so a failed export never leaves half a file.
+fn write_dump(path: &Path, dump: &Dump) -> Result<()> {
+    if path == Path::new("-") {
+        serde_json::to_writer(std::io::stdout().lock(), dump).context("cannot write the dump")?;
+        return Ok(());
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let write = || -> std::io::Result<()> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut out, dump)?;
+        std::io::Write::flush(&mut out)?;
+        std::fs::rename(&tmp, path)
+    };
+    write().with_context(|| format!("cannot write the dump file `{}`", path.display()))
 }

@@ -1,0 +1,370 @@
+//! The engine layer: one pool type per database engine behind one enum, and the few
+//! primitives (execute, insert returning the id, fetch and decode) that everything else uses.
+
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySql, MySqlPool, MySqlRow};
+use sqlx::postgres::{PgPool, PgRow, Postgres};
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
+use sqlx::{Database, Encode, Row, Transaction, Type};
+
+/// Which SQL engine a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite, one file, the embedded default.
+    Sqlite,
+    /// MySQL ≥ 5.7.8 or MariaDB ≥ 10.2.7.
+    MySql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Engine {
+    /// Quotes an identifier (`user`, `key` and `group` are reserved words).
+    pub(crate) fn quote(self, ident: &str) -> String {
+        match self {
+            Engine::MySql => format!("`{ident}`"),
+            Engine::Sqlite | Engine::Postgres => format!("\"{ident}\""),
+        }
+    }
+
+    /// The placeholder for the `n`-th (1-based) bound value.
+    pub(crate) fn placeholder(self, n: usize) -> String {
+        match self {
+            Engine::Postgres => format!("${n}"),
+            Engine::Sqlite | Engine::MySql => "?".to_string(),
+        }
+    }
+
+    /// Rewrites `?` placeholders to `$n` for PostgreSQL. Only used on our own SQL text,
+    /// which never holds a `?` inside a literal.
+    pub(crate) fn sql(self, text: &str) -> String {
+        if self != Engine::Postgres {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len() + 8);
+        let mut n = 0;
+        for c in text.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// One value to bind; JSON columns are bound as their text.
+#[derive(Debug, Clone)]
+pub(crate) enum Val<'a> {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Owned(String),
+    Bool(bool),
+}
+
+/// Binds every value in order. Generic so that each engine's arm shares this code.
+fn bind_all<'q, DB>(
+    mut q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    args: &'q [Val<'q>],
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    for v in args {
+        q = match v {
+            Val::Int(i) => q.bind(*i),
+            Val::OptInt(i) => q.bind(*i),
+            Val::Text(s) => q.bind(*s),
+            Val::OptText(s) => q.bind(*s),
+            Val::Owned(s) => q.bind(s.as_str()),
+            Val::Bool(b) => q.bind(*b),
+        };
+    }
+    q
+}
+
+/// A column that could not be read; the message is shown with the table and row id.
+pub(crate) type ColResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Typed access to one fetched row, the same on every engine and driver.
+pub(crate) trait RowGet {
+    /// An integer column.
+    fn int(&self, i: usize) -> ColResult<i64>;
+    /// A nullable integer column.
+    fn opt_int(&self, i: usize) -> ColResult<Option<i64>>;
+    /// A text column.
+    fn text(&self, i: usize) -> ColResult<String>;
+    /// A nullable text column.
+    fn opt_text(&self, i: usize) -> ColResult<Option<String>>;
+    /// A boolean column (TINYINT(1) on MySQL).
+    fn boolean(&self, i: usize) -> ColResult<bool>;
+    /// A JSON column's text. Unchecked because MySQL 8 reports JSON columns as binary
+    /// strings; the text is parsed (and a bad one reported) by the caller.
+    fn json_text(&self, i: usize) -> ColResult<Option<String>>;
+}
+
+macro_rules! impl_row_get {
+    ($row:ty) => {
+        impl RowGet for $row {
+            fn int(&self, i: usize) -> ColResult<i64> {
+                Ok(self.try_get(i)?)
+            }
+            fn opt_int(&self, i: usize) -> ColResult<Option<i64>> {
+                Ok(self.try_get(i)?)
+            }
+            fn text(&self, i: usize) -> ColResult<String> {
+                Ok(self.try_get(i)?)
+            }
+            fn opt_text(&self, i: usize) -> ColResult<Option<String>> {
+                Ok(self.try_get(i)?)
+            }
+            fn boolean(&self, i: usize) -> ColResult<bool> {
+                Ok(self.try_get(i)?)
+            }
+            fn json_text(&self, i: usize) -> ColResult<Option<String>> {
+                Ok(self.try_get_unchecked(i)?)
+            }
+        }
+    };
+}
+impl_row_get!(MySqlRow);
+impl_row_get!(PgRow);
+impl_row_get!(SqliteRow);
+
+/// rusqlite's rows, for the fast SQLite load path (`sqlite_load`).
+impl RowGet for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> ColResult<i64> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> ColResult<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn text(&self, i: usize) -> ColResult<String> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> ColResult<Option<String>> {
+        Ok(self.get(i)?)
+    }
+    fn boolean(&self, i: usize) -> ColResult<bool> {
+        Ok(self.get(i)?)
+    }
+    fn json_text(&self, i: usize) -> ColResult<Option<String>> {
+        Ok(self.get(i)?)
+    }
+}
+
+/// A pool of connections to one engine.
+#[derive(Debug, Clone)]
+pub(crate) enum Pools {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+    Postgres(PgPool),
+}
+
+/// An open transaction; rolled back when dropped without `commit`.
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    MySql(Transaction<'static, MySql>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$e` bound to each engine's executor; the body is the same text
+/// and type-checks once per engine.
+macro_rules! on_pool {
+    ($pools:expr, |$e:ident| $body:expr) => {
+        match $pools {
+            Pools::Sqlite($e) => $body,
+            Pools::MySql($e) => $body,
+            Pools::Postgres($e) => $body,
+        }
+    };
+}
+
+macro_rules! on_tx {
+    ($tx:expr, |$e:ident| $body:expr) => {
+        match $tx {
+            Tx::Sqlite(t) => {
+                let $e = &mut **t;
+                $body
+            }
+            Tx::MySql(t) => {
+                let $e = &mut **t;
+                $body
+            }
+            Tx::Postgres(t) => {
+                let $e = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// The statement text for an insert that yields the new id: MySQL has no `RETURNING`
+/// (it reports the id in the reply instead).
+fn returning_id(engine: Engine, sql: &str) -> String {
+    match engine {
+        Engine::MySql => sql.to_string(),
+        Engine::Sqlite | Engine::Postgres => format!("{sql} RETURNING id"),
+    }
+}
+
+impl Pools {
+    /// The engine behind this pool.
+    pub(crate) fn engine(&self) -> Engine {
+        match self {
+            Pools::Sqlite(_) => Engine::Sqlite,
+            Pools::MySql(_) => Engine::MySql,
+            Pools::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Starts a transaction.
+    pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pools::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pools::MySql(p) => Tx::MySql(p.begin().await?),
+            Pools::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Executes one statement; returns the number of rows affected.
+    pub(crate) async fn exec(&self, sql: &str, args: &[Val<'_>]) -> Result<u64, sqlx::Error> {
+        on_pool!(self, |e| Ok(bind_all(sqlx::query(sql), args)
+            .execute(e)
+            .await?
+            .rows_affected()))
+    }
+
+    /// Executes an `INSERT` and returns the id the database gave the new row.
+    pub(crate) async fn insert(&self, sql: &str, args: &[Val<'_>]) -> Result<i64, sqlx::Error> {
+        let sql = returning_id(self.engine(), sql);
+        match self {
+            Pools::MySql(e) => {
+                let done = bind_all(sqlx::query(&sql), args).execute(e).await?;
+                id_from_u64(done.last_insert_id())
+            }
+            Pools::Sqlite(e) => bind_all(sqlx::query(&sql), args)
+                .fetch_one(e)
+                .await?
+                .try_get(0),
+            Pools::Postgres(e) => bind_all(sqlx::query(&sql), args)
+                .fetch_one(e)
+                .await?
+                .try_get(0),
+        }
+    }
+
+    /// Fetches one integer (a count, a version).
+    pub(crate) async fn fetch_int(
+        &self,
+        sql: &str,
+        args: &[Val<'_>],
+    ) -> Result<Option<i64>, sqlx::Error> {
+        on_pool!(self, |e| {
+            let row = bind_all(sqlx::query(sql), args).fetch_optional(e).await?;
+            row.map(|r| r.try_get::<Option<i64>, _>(0))
+                .transpose()
+                .map(Option::flatten)
+        })
+    }
+
+    /// Closes every connection (for tests that drop their database afterwards).
+    pub(crate) async fn close(&self) {
+        on_pool!(self, |p| p.close().await)
+    }
+}
+
+impl Tx {
+    /// The engine behind this transaction.
+    pub(crate) fn engine(&self) -> Engine {
+        match self {
+            Tx::Sqlite(_) => Engine::Sqlite,
+            Tx::MySql(_) => Engine::MySql,
+            Tx::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Commits the transaction.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::MySql(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    /// Executes one statement; returns the number of rows affected.
+    pub(crate) async fn exec(&mut self, sql: &str, args: &[Val<'_>]) -> Result<u64, sqlx::Error> {
+        on_tx!(self, |e| Ok(bind_all(sqlx::query(sql), args)
+            .execute(e)
+            .await?
+            .rows_affected()))
+    }
+
+    /// Executes an `INSERT` and returns the id the database gave the new row.
+    pub(crate) async fn insert(&mut self, sql: &str, args: &[Val<'_>]) -> Result<i64, sqlx::Error> {
+        let sql = returning_id(self.engine(), sql);
+        match self {
+            Tx::MySql(t) => {
+                let done = bind_all(sqlx::query(&sql), args).execute(&mut **t).await?;
+                id_from_u64(done.last_insert_id())
+            }
+            Tx::Sqlite(t) => bind_all(sqlx::query(&sql), args)
+                .fetch_one(&mut **t)
+                .await?
+                .try_get(0),
+            Tx::Postgres(t) => bind_all(sqlx::query(&sql), args)
+                .fetch_one(&mut **t)
+                .await?
+                .try_get(0),
+        }
+    }
+
+    /// Fetches one integer (a count, a maximum).
+    pub(crate) async fn fetch_int(
+        &mut self,
+        sql: &str,
+        args: &[Val<'_>],
+    ) -> Result<Option<i64>, sqlx::Error> {
+        on_tx!(self, |e| {
+            let row = bind_all(sqlx::query(sql), args).fetch_optional(e).await?;
+            row.map(|r| r.try_get::<Option<i64>, _>(0))
+                .transpose()
+                .map(Option::flatten)
+        })
+    }
+
+    /// Streams the rows of a query through `each`, one at a time, so that a million rows
+    /// never sit in memory twice.
+    pub(crate) async fn for_each_row<F>(
+        &mut self,
+        sql: &str,
+        mut each: F,
+    ) -> Result<(), sqlx::Error>
+    where
+        F: FnMut(&dyn RowGet),
+    {
+        on_tx!(self, |e| {
+            let mut rows = sqlx::query(sql).fetch(e);
+            while let Some(row) = rows.try_next().await? {
+                each(&row);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// MySQL reports ids as u64; ours are i64.
+fn id_from_u64(id: u64) -> Result<i64, sqlx::Error> {
+    i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
