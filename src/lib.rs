@@ -27,3 +27,4 @@ pub mod rows;
 pub mod rules;
 pub mod state;
 pub mod store;
+pub mod token;

@@ -257,6 +257,10 @@ pub struct Event {
     /// The message of a PUSH event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<PushMessage>,
+    /// The change itself (`state::Change` as JSON), so that workers need not read the
+    /// database for each event; a worker that cannot use it resynchronizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -273,6 +277,7 @@ impl Event {
             tick: 0,
             epoch: 0,
             push: None,
+            data: None,
         }
     }
 
@@ -296,6 +301,7 @@ impl Event {
     pub fn push(state_counter: u64, message: PushMessage) -> Self {
         Event {
             push: Some(message),
+            data: None,
             ..Event::new(EventKind::Push, state_counter, 0)
         }
     }

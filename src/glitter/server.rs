@@ -63,6 +63,11 @@ impl ActionServer {
     pub fn endpoint(&self) -> &str {
         &self.guard.endpoint
     }
+
+    /// The next action if one is already waiting (for batching), without waiting.
+    pub fn try_recv(&mut self) -> Option<(Action, Responder)> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl futures::Stream for ActionServer {

@@ -202,3 +202,90 @@ impl Game {
         Ok((ui, values))
     }
 }
+
+impl Game {
+    /// The reducer's checks of `update_profile`; returns the new profile row (id 0).
+    pub fn reduce_update_profile(
+        &self,
+        uid: i64,
+        submitted: &BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Result<crate::rows::UserProfileRow, String> {
+        let ui = self.user_idx(uid).ok_or("user not found")?;
+        let (_, values) = self
+            .precheck_update_profile(Some(ui), submitted, now_ms)
+            .map_err(|answer| {
+                answer["error_msg"]
+                    .as_str()
+                    .unwrap_or("invalid profile")
+                    .to_owned()
+            })?;
+        let mut row = crate::rows::UserProfileRow {
+            user_id: uid,
+            timestamp_ms: now_ms,
+            ..Default::default()
+        };
+        for (field, value) in values {
+            let slot = match field {
+                ProfileField::Nickname => &mut row.nickname,
+                ProfileField::Qq => &mut row.qq,
+                ProfileField::Tel => &mut row.tel,
+                ProfileField::Email => &mut row.email,
+                ProfileField::Stuid => &mut row.stuid,
+                ProfileField::Comment => &mut row.comment,
+            };
+            *slot = Some(value);
+        }
+        Ok(row)
+    }
+
+    /// The reducer's checks of `agree_term`; returns the changed user row, or `None`
+    /// when the terms were already agreed (nothing to write).
+    pub fn reduce_agree_term(&self, uid: i64) -> Result<Option<crate::rows::UserRow>, String> {
+        let u = self.user_by_id(uid).ok_or("user not found")?;
+        if u.row.terms_agreed {
+            return Ok(None);
+        }
+        let mut row = u.row.clone();
+        row.terms_agreed = true;
+        Ok(Some(row))
+    }
+
+    /// The reducer's checks of `submit_feedback`; returns the feedback row (id 0) and the
+    /// user row with its new feedback time.
+    pub fn reduce_feedback(
+        &self,
+        uid: i64,
+        key: &str,
+        content: &str,
+        now_ms: i64,
+    ) -> Result<(crate::rows::FeedbackRow, crate::rows::UserRow), String> {
+        let ui = self.user_idx(uid).ok_or("user not found")?;
+        self.precheck_feedback(Some(ui), key, content, now_ms)
+            .map_err(|answer| {
+                answer["error_msg"]
+                    .as_str()
+                    .unwrap_or("invalid feedback")
+                    .to_owned()
+            })?;
+        let mut user = self.users[ui as usize].row.clone();
+        user.last_feedback_ms = Some(now_ms);
+        let feedback = crate::rows::FeedbackRow {
+            id: 0,
+            user_id: uid,
+            timestamp_ms: now_ms,
+            challenge_key: key.to_owned(),
+            content: content.to_owned(),
+            checked: false,
+        };
+        Ok((feedback, user))
+    }
+
+    /// The reducer's checks of a registration: the login key must be new.
+    pub fn reduce_register(&self, login_key: &str) -> Result<(), String> {
+        if self.users.iter().any(|u| u.row.login_key == login_key) {
+            return Err(format!("user {login_key} already exists"));
+        }
+        Ok(())
+    }
+}

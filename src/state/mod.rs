@@ -13,7 +13,6 @@ pub mod profile;
 pub mod push;
 pub mod render_cache;
 pub mod submission;
-#[path = "/work/stubs/template.rs"]
 pub mod template;
 pub mod trigger;
 pub mod uid_index;

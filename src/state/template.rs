@@ -1,21 +1,14 @@
-//! Template rendering for challenge descriptions, announcements and site pages.
-//! Jinja (minijinja: `% ` line statements, HTML autoescape, the `box` macro) then Markdown in Python-Markdown's dialect.
+//! Renders challenge descriptions, announcements and site pages as the reference does:
+//! Jinja (`% ` line statements, autoescape, `box`), then Markdown in Python-Markdown's dialect.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State};
 use pulldown_cmark::{Alignment, CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
-use syntect::easy::HighlightLines;
-use syntect::highlighting::{
-    Color, FontStyle, ScopeSelectors, Style, StyleModifier, Theme, ThemeItem, ThemeSettings,
-};
-use syntect::parsing::SyntaxSet;
-use syntect::util::LinesWithEndings;
 
 /// HTML the reference shows in place of a template that failed to render.
 pub const FAILURE_HTML: &str = "<i>（模板渲染失败）</i>";
@@ -78,7 +71,8 @@ pub fn render_or_placeholder(
 // Jinja stage
 // ---------------------------------------------------------------------------
 
-/// Upper bound on executed template instructions, so a runaway loop fails instead of hanging a worker.
+/// Upper bound on executed template instructions: a runaway loop fails the render
+/// instead of hanging a worker.
 const JINJA_FUEL: u64 = 2_000_000;
 
 /// Runs only the Jinja stage: the Markdown source the reference would hand to Python-Markdown.
@@ -91,6 +85,7 @@ pub fn render_jinja(source: &str, group: Option<&str>, tick: i64) -> Result<Stri
 }
 
 /// Keywords after which Python's Jinja accepts (and skips) a trailing colon.
+#[rustfmt::skip]
 const COLON_STATEMENTS: &[&str] = &[
     "if", "elif", "else", "for", "macro", "call", "filter", "with", "block", "autoescape",
 ];
@@ -99,11 +94,18 @@ const COLON_STATEMENTS: &[&str] = &[
 /// does not; drop that colon from line statements, keeping the line count for errors.
 fn strip_statement_colons(source: &str) -> Cow<'_, str> {
     let is_colon_statement = |line: &str| {
-        let Some(statement) = line.trim_start_matches([' ', '\t', '\u{b}']).strip_prefix("% ") else {
+        let Some(statement) = line
+            .trim_start_matches([' ', '\t', '\u{b}'])
+            .strip_prefix("% ")
+        else {
             return false;
         };
-        let keyword = statement.trim_start().split(|c: char| !c.is_alphanumeric()).next();
-        keyword.is_some_and(|k| COLON_STATEMENTS.contains(&k)) && statement.trim_end().ends_with(':')
+        let keyword = statement
+            .trim_start()
+            .split(|c: char| !c.is_alphanumeric())
+            .next();
+        keyword.is_some_and(|k| COLON_STATEMENTS.contains(&k))
+            && statement.trim_end().ends_with(':')
     };
     if !source.lines().any(is_colon_statement) {
         return Cow::Borrowed(source);
@@ -137,7 +139,9 @@ fn jinja_env() -> &'static Environment<'static> {
         env.set_formatter(python_formatter);
         env.add_filter("escape", escape_filter);
         env.add_filter("e", escape_filter);
-        env.add_filter("safe", |value: Value| Value::from_safe_string(python_str(&value)));
+        env.add_filter("safe", |value: Value| {
+            Value::from_safe_string(python_str(&value))
+        });
         env.add_filter("string", |value: Value| {
             if value.kind() == ValueKind::String {
                 value
@@ -173,7 +177,11 @@ fn python_repr(value: &Value, out: &mut String, depth: usize) {
         ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
         ValueKind::String => {
             let text = value.as_str().unwrap_or_default();
-            let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+            let quote = if text.contains('\'') && !text.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
             out.push(quote);
             for ch in text.chars() {
                 match ch {
@@ -323,9 +331,10 @@ pub fn markdown_to_html(source: &str) -> String {
 
 /// Nesting limit for `markdown` blocks inside `markdown` blocks; deeper ones stay raw.
 const MAX_MD_DEPTH: usize = 16;
-/// Prefix of the HTML-comment placeholder that stands for a stashed fragment.
-const STASH_PREFIX: &str = "<!--gs-md-stash-";
-const STASH_SUFFIX: &str = "-->";
+/// The HTML-comment placeholder that stands for a stashed fragment. Like Python-Markdown's
+/// it holds STX/ETX, which are stripped from the input, so a template cannot forge one.
+const STASH_PREFIX: &str = "<!--\u{2}gs-md-stash-";
+const STASH_SUFFIX: &str = "\u{3}-->";
 /// An empty inline tag put before a line so CommonMark reads it as paragraph text, as
 /// Python-Markdown does, instead of an HTML block; the writer drops it.
 const PARA_MARK: &str = "<gs-md-para/>";
@@ -342,7 +351,8 @@ fn placeholder_index(html: &str) -> Option<usize> {
         .ok()
 }
 
-/// Python-Markdown's NormalizeWhitespace: unify newlines, expand tabs to 4, blank the space-only lines.
+/// Python-Markdown's NormalizeWhitespace: unify newlines, expand tabs to 4 columns,
+/// empty the lines that hold only spaces.
 fn normalize_whitespace(source: &str) -> String {
     let mut out = String::with_capacity(source.len() + 2);
     let source = source.replace("\r\n", "\n").replace('\r', "\n");
@@ -480,6 +490,7 @@ fn stash_fenced_code(text: &str, stash: &mut Vec<String>) -> String {
 
 /// Python-Markdown's block-level elements: at a line start they open a raw HTML block
 /// (or, with a `markdown` attribute, a Markdown one).
+#[rustfmt::skip]
 const BLOCK_LEVEL_TAGS: &[&str] = &[
     "address", "article", "aside", "blockquote", "body", "canvas", "center", "colgroup", "dd",
     "details", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "group",
@@ -490,82 +501,26 @@ const BLOCK_LEVEL_TAGS: &[&str] = &[
 ];
 
 /// md_in_html: tags whose content gets only inline Markdown.
+#[rustfmt::skip]
 const SPAN_TAGS: &[&str] = &[
     "address", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "legend", "li", "p", "summary",
     "td", "th",
 ];
 
 /// md_in_html: block-level tags whose content is never parsed.
+#[rustfmt::skip]
 const MD_RAW_TAGS: &[&str] = &["canvas", "math", "option", "pre", "script", "style", "textarea"];
 
 /// Tags that open a CommonMark type-6 HTML block (the ones Python-Markdown may not).
+#[rustfmt::skip]
 const COMMONMARK_BLOCK_TAGS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "base",
-    "basefont",
-    "blockquote",
-    "body",
-    "caption",
-    "center",
-    "col",
-    "colgroup",
-    "dd",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "frame",
-    "frameset",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "header",
-    "hr",
-    "html",
-    "iframe",
-    "legend",
-    "li",
-    "link",
-    "main",
-    "menu",
-    "menuitem",
-    "nav",
-    "noframes",
-    "ol",
-    "optgroup",
-    "option",
-    "p",
-    "param",
-    "pre",
-    "script",
-    "search",
-    "section",
-    "style",
-    "summary",
-    "table",
-    "tbody",
-    "td",
-    "textarea",
-    "tfoot",
-    "th",
-    "thead",
-    "title",
-    "tr",
-    "track",
-    "ul",
+    "address", "article", "aside", "base", "basefont", "blockquote", "body", "caption", "center",
+    "col", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5",
+    "h6", "head", "header", "hr", "html", "iframe", "legend", "li", "link", "main", "menu",
+    "menuitem", "nav", "noframes", "ol", "optgroup", "option", "p", "param", "pre", "script",
+    "search", "section", "style", "summary", "table", "tbody", "td", "textarea", "tfoot", "th",
+    "thead", "title", "tr", "track", "ul",
 ];
 
 fn is_block_level(tag: &str) -> bool {
@@ -582,7 +537,10 @@ struct StartTag {
 }
 
 fn is_tag_name_char(b: u8) -> bool {
-    !matches!(b, b'\t' | b'\n' | b'\r' | b'\x0c' | b' ' | b'/' | b'>' | b'\0')
+    !matches!(
+        b,
+        b'\t' | b'\n' | b'\r' | b'\x0c' | b' ' | b'/' | b'>' | b'\0'
+    )
 }
 
 /// Parses `<name attr=value ...>` at `pos` leniently, like Python's html.parser.
@@ -599,21 +557,35 @@ fn parse_start_tag(text: &str, pos: usize) -> Option<StartTag> {
     let mut attrs = Vec::new();
     loop {
         while i < bytes.len()
-            && (bytes[i].is_ascii_whitespace() || (bytes[i] == b'/' && bytes.get(i + 1) != Some(&b'>')))
+            && (bytes[i].is_ascii_whitespace()
+                || (bytes[i] == b'/' && bytes.get(i + 1) != Some(&b'>')))
         {
             i += 1;
         }
         match bytes.get(i)? {
             b'>' => {
-                return Some(StartTag { name, attrs, end: i + 1, self_closing: false });
+                return Some(StartTag {
+                    name,
+                    attrs,
+                    end: i + 1,
+                    self_closing: false,
+                });
             }
             b'/' => {
-                return Some(StartTag { name, attrs, end: i + 2, self_closing: true });
+                return Some(StartTag {
+                    name,
+                    attrs,
+                    end: i + 2,
+                    self_closing: true,
+                });
             }
             _ => {}
         }
         let name_start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'/' | b'=' | b'>') {
+        while i < bytes.len()
+            && !bytes[i].is_ascii_whitespace()
+            && !matches!(bytes[i], b'/' | b'=' | b'>')
+        {
             i += 1;
         }
         if i == name_start {
@@ -705,7 +677,12 @@ fn skip_cdata(text: &str, from: usize, tag: &str) -> usize {
 ///
 /// `only_block` follows md_in_html, whose stack holds only block-level tags; the raw
 /// extractor stacks every tag. Both close by popping up to the matching open tag.
-fn find_element_end(text: &str, from: usize, open: &str, only_block: bool) -> Option<(usize, usize)> {
+fn find_element_end(
+    text: &str,
+    from: usize,
+    open: &str,
+    only_block: bool,
+) -> Option<(usize, usize)> {
     let mut stack = TagStack::default();
     stack.push(open);
     let mut pos = from;
@@ -830,9 +807,17 @@ struct Extracted {
 }
 
 /// Tries to read a raw HTML or `markdown` block starting at `pos`.
-fn extract_block(text: &str, pos: usize, stash: &mut Vec<String>, depth: usize) -> Option<Extracted> {
+fn extract_block(
+    text: &str,
+    pos: usize,
+    stash: &mut Vec<String>,
+    depth: usize,
+) -> Option<Extracted> {
     if let Some(end) = skip_markup_decl(text, pos) {
-        return Some(Extracted { html: text.get(pos..end)?.to_owned(), end });
+        return Some(Extracted {
+            html: text.get(pos..end)?.to_owned(),
+            end,
+        });
     }
     let tag = parse_start_tag(text, pos)?;
     let name = tag.name.as_str();
@@ -870,7 +855,10 @@ fn extract_block(text: &str, pos: usize, stash: &mut Vec<String>, depth: usize) 
         return None;
     }
     if tag.self_closing || name == "hr" {
-        return Some(Extracted { html: text.get(pos..tag.end)?.to_owned(), end: tag.end });
+        return Some(Extracted {
+            html: text.get(pos..tag.end)?.to_owned(),
+            end: tag.end,
+        });
     }
     let mut from = tag.end;
     if name == "script" || name == "style" {
@@ -878,7 +866,10 @@ fn extract_block(text: &str, pos: usize, stash: &mut Vec<String>, depth: usize) 
     }
     // An unclosed raw block runs to the end of the document, as in Python-Markdown.
     let end = find_element_end(text, from, name, false).map_or(text.len(), |(_, end)| end);
-    Some(Extracted { html: text.get(pos..end)?.to_owned(), end })
+    Some(Extracted {
+        html: text.get(pos..end)?.to_owned(),
+        end,
+    })
 }
 
 /// True if CommonMark would open an HTML block on this line where Python-Markdown reads text.
@@ -891,7 +882,11 @@ fn commonmark_would_open_html(line: &str, prev_blank: bool) -> bool {
             .map(|b| char::from(b.to_ascii_lowercase()))
             .collect()
     };
-    let name = if line.starts_with("</") { lower_name(2) } else { lower_name(1) };
+    let name = if line.starts_with("</") {
+        lower_name(2)
+    } else {
+        lower_name(1)
+    };
     if name.is_empty() {
         return false;
     }
@@ -948,7 +943,9 @@ fn extract_html_blocks(text: &str, stash: &mut Vec<String>, depth: usize) -> Str
             }
         }
         let line = if in_tail { line.trim_start() } else { line };
-        let next_line = text.get(line_end + 1..).and_then(|rest| rest.split('\n').next());
+        let next_line = text
+            .get(line_end + 1..)
+            .and_then(|rest| rest.split('\n').next());
         // Python-Markdown's table processor runs before headings, lists and quotes, and
         // looks at the whole blank-line-separated chunk.
         let table = lines.block == Block::None && line.contains('|') && {
@@ -1044,7 +1041,10 @@ impl LineAdapter {
 fn list_content_col(line: &str) -> Option<usize> {
     let (marker, _) = list_marker(line)?;
     let after = marker + 1;
-    let spaces = line.as_bytes()[after..].iter().take_while(|b| **b == b' ').count();
+    let spaces = line.as_bytes()[after..]
+        .iter()
+        .take_while(|b| **b == b' ')
+        .count();
     Some(after + if spaces > 4 { 1 } else { spaces })
 }
 
@@ -1065,7 +1065,9 @@ enum Block {
     /// After a table's header row: its delimiter row comes next.
     TableHeader,
     Table,
-    List { ordered: bool },
+    List {
+        ordered: bool,
+    },
     /// A list item's content indented after a blank line.
     ListContent,
     Quote,
@@ -1077,7 +1079,7 @@ fn leading_spaces(line: &str) -> usize {
 }
 
 /// Python-Markdown's list item start, `[*+-] ` or `\d+\. ` indented at most 3 spaces:
-/// the byte offset of the marker character to escape, and whether it is ordered.
+/// the byte offset of the marker's last character, and whether the list is ordered.
 fn list_marker(line: &str) -> Option<(usize, bool)> {
     let indent = leading_spaces(line);
     if indent > 3 {
@@ -1099,7 +1101,7 @@ fn list_marker(line: &str) -> Option<(usize, bool)> {
 }
 
 /// CommonMark's `1)` list marker, which Python-Markdown never reads as a list.
-fn paren_marker(line: &str) -> Option<usize> {
+fn is_paren_item(line: &str) -> bool {
     let indent = leading_spaces(line);
     let rest = &line.as_bytes()[indent..];
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -1107,22 +1109,27 @@ fn paren_marker(line: &str) -> Option<usize> {
         && (1..=9).contains(&digits)
         && rest.get(digits) == Some(&b')')
         && matches!(rest.get(digits + 1), None | Some(b' '));
-    ok.then_some(indent + digits)
+    ok
 }
 
 /// A CommonMark code fence opener (Python-Markdown's complete fences are already stashed).
-fn fence_marker(line: &str) -> Option<usize> {
+fn is_fence_line(line: &str) -> bool {
     let indent = leading_spaces(line);
     let rest = &line[indent..];
-    let first = rest.bytes().next().filter(|b| *b == b'`' || *b == b'~')?;
+    let Some(first) = rest.bytes().next().filter(|b| *b == b'`' || *b == b'~') else {
+        return false;
+    };
     let run = rest.bytes().take_while(|b| *b == first).count();
-    let ok = indent <= 3 && run >= 3 && (first == b'~' || !rest[run..].contains('`'));
-    ok.then_some(indent)
+    indent <= 3 && run >= 3 && (first == b'~' || !rest[run..].contains('`'))
 }
 
 fn is_rule(line: &str) -> bool {
     let trimmed = line.trim();
-    let Some(first) = trimmed.chars().next().filter(|c| matches!(c, '-' | '*' | '_')) else {
+    let Some(first) = trimmed
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '-' | '*' | '_'))
+    else {
         return false;
     };
     leading_spaces(line) <= 3
@@ -1136,38 +1143,29 @@ fn is_setext_underline(line: &str) -> bool {
     !trimmed.is_empty() && trimmed.bytes().all(|b| b == b'=' || b == b'-')
 }
 
-/// Escapes whatever would open a block at the start of the line (list, quote, fence,
-/// heading), so CommonMark reads it as the text of a paragraph or heading.
-fn escape_block_start(line: &str) -> Cow<'_, str> {
+/// Marks a line that would open a block (list item, quote, heading, rule, fence, HTML)
+/// so that CommonMark reads it as the text of a paragraph or heading.
+fn mark_block_start(line: &str) -> Cow<'_, str> {
     let indent = leading_spaces(line);
-    if indent > 3 {
-        return Cow::Borrowed(line);
+    if indent <= 3 && (commonmark_would_open_html(&line[indent..], true) || opens_block(line)) {
+        mark_line(line)
+    } else {
+        Cow::Borrowed(line)
     }
-    let rest = &line[indent..];
-    if commonmark_would_open_html(rest, true) {
-        return Cow::Owned(format!("{}{PARA_MARK}{rest}", &line[..indent]));
-    }
-    block_start_marker(line).map_or(Cow::Borrowed(line), |_| mark_line(line))
 }
 
-/// Where a backslash stops CommonMark from opening a block on this line (list item,
-/// quote, heading, rule, fence or setext underline), if it would.
-fn block_start_marker(line: &str) -> Option<usize> {
+/// Whether CommonMark opens a block other than HTML on this line.
+fn opens_block(line: &str) -> bool {
     let indent = leading_spaces(line);
-    let rest = line.get(indent..)?;
-    if indent > 3 {
-        return None;
-    }
-    let opens = is_rule(line)
-        || is_setext_underline(rest)
-        || rest.starts_with('>')
-        || is_atx(rest)
-        || fence_marker(line).is_some();
-    if opens {
-        Some(indent)
-    } else {
-        paren_marker(line).or_else(|| list_marker(line).map(|(at, _)| at))
-    }
+    let rest = &line[indent..];
+    indent <= 3
+        && (is_rule(line)
+            || is_setext_underline(rest)
+            || rest.starts_with('>')
+            || is_atx(rest)
+            || is_fence_line(line)
+            || is_paren_item(line)
+            || list_marker(line).is_some())
 }
 
 /// A GFM table delimiter row such as `|---|:--:|`.
@@ -1195,7 +1193,22 @@ fn mark_line(line: &str) -> Cow<'_, str> {
 fn python_escapable(ch: char) -> bool {
     matches!(
         ch,
-        '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '>' | '#' | '+' | '-' | '.' | '!' | '|'
+        '\\' | '`'
+            | '*'
+            | '_'
+            | '{'
+            | '}'
+            | '['
+            | ']'
+            | '('
+            | ')'
+            | '>'
+            | '#'
+            | '+'
+            | '-'
+            | '.'
+            | '!'
+            | '|'
     )
 }
 
@@ -1314,7 +1327,7 @@ fn adapt_line(line: &str, block: Block) -> (Cow<'_, str>, Block) {
 fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     match block {
         Block::TableStart => return (escape_table_row(line), Block::TableHeader),
-        Block::SetextText => return (escape_block_start(line), Block::ParaStart),
+        Block::SetextText => return (mark_block_start(line), Block::ParaStart),
         Block::TableHeader => return (Cow::Borrowed(line), Block::Table),
         Block::Table => return (escape_table_row(line), Block::Table),
         _ => {}
@@ -1338,17 +1351,20 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     }
     if indent <= 3 && commonmark_would_open_html(&line[indent..], block == Block::None) {
         // Python-Markdown reads this tag (not one of its block-level ones) as inline HTML.
-        return (Cow::Owned(format!("{}{PARA_MARK}{}", &line[..indent], &line[indent..])), text_block);
+        return (
+            Cow::Owned(format!("{}{PARA_MARK}{}", &line[..indent], &line[indent..])),
+            text_block,
+        );
     }
     if is_rule(line) {
         return (Cow::Borrowed(line), Block::None);
     }
-    if fence_marker(line).is_some() {
+    if is_fence_line(line) {
         // Python-Markdown reads an unmatched fence as text whose backticks may still
         // open a code span: keep them inline behind the (dropped) paragraph mark.
         return (Cow::Owned(format!("{PARA_MARK}{line}")), text_block);
     }
-    if paren_marker(line).is_some() {
+    if is_paren_item(line) {
         return (mark_line(line), text_block);
     }
     if indent <= 3 && line[indent..].starts_with('>') {
@@ -1356,9 +1372,7 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     }
     match (block, list_marker(line)) {
         (Block::None, Some((_, ordered))) => (Cow::Borrowed(line), Block::List { ordered }),
-        (Block::List { ordered }, Some((_, kind))) if kind != ordered => {
-            (mark_line(line), block)
-        }
+        (Block::List { ordered }, Some((_, kind))) if kind != ordered => (mark_line(line), block),
         (Block::List { .. }, None) if indent >= 4 && list_marker(line.trim_start()).is_some() => {
             // Python-Markdown nests by 4 spaces per level; CommonMark by the parent's
             // content column, which is at most 4 for `- ` and `1. ` items.
@@ -1439,16 +1453,21 @@ fn python_is_table(chunk: &[&str]) -> bool {
     let columns = row_cells(header).len();
     let mut is_table = columns > 1;
     if !is_table && columns == 1 && border {
-        is_table = rows[1..].iter().all(|r| r.starts_with('|') || ends_with_pipe(r));
+        is_table = rows[1..]
+            .iter()
+            .all(|r| r.starts_with('|') || ends_with_pipe(r));
     }
     is_table && {
         let cells = row_cells(separator);
-        cells.len() == columns && cells.iter().all(|c| c.chars().all(|ch| matches!(ch, ':' | '-' | ' ')))
+        cells.len() == columns
+            && cells
+                .iter()
+                .all(|c| c.chars().all(|ch| matches!(ch, ':' | '-' | ' ')))
     }
 }
 
 /// A table row for GFM: pipes in code spans escaped (Python-Markdown does not split
-/// there) and a leading block marker escaped (Python-Markdown keeps every line a row).
+/// there) and a line that would open a block marked (Python-Markdown keeps it a row).
 fn escape_table_row(line: &str) -> Cow<'_, str> {
     // Both lists are sorted: the pipes that split cells, and those left (in code spans).
     let split = row_pipes(line);
@@ -1458,21 +1477,19 @@ fn escape_table_row(line: &str) -> Cow<'_, str> {
         .map(|(i, _)| i)
         .filter(|i| split.binary_search(i).is_err() && !escaped_already(*i))
         .collect();
-    let trimmed = line.trim_start_matches(' ');
-    let lead = line.len() - trimmed.len();
-    if commonmark_would_open_html(trimmed, false) {
-        return Cow::Owned(format!("{}{PARA_MARK}{trimmed}", &line[..lead]));
+    let line = mark_block_start(line);
+    if in_code.is_empty() {
+        return line;
     }
-    let marker = block_start_marker(line).map(|_| lead);
-    if in_code.is_empty() && marker.is_none() {
-        return Cow::Borrowed(line);
-    }
-    let mut out = String::with_capacity(line.len() + in_code.len() + 1);
+    // A mark, if one was put in, went before every pipe: shift their offsets.
+    let shift = if matches!(line, Cow::Owned(_)) {
+        PARA_MARK.len()
+    } else {
+        0
+    };
+    let mut out = String::with_capacity(line.len() + in_code.len());
     for (i, ch) in line.char_indices() {
-        if marker == Some(i) {
-            out.push_str(PARA_MARK);
-        }
-        if in_code.binary_search(&i).is_ok() {
+        if i >= shift && in_code.binary_search(&(i - shift)).is_ok() {
             out.push('\\');
         }
         out.push(ch);
@@ -1628,7 +1645,10 @@ impl<'s> HtmlWriter<'s> {
                 let (lang, indented) = match kind {
                     CodeBlockKind::Fenced(info) => {
                         let lang = info.split_whitespace().next().map(|l| {
-                            l.trim_start_matches('{').trim_start_matches('.').trim_end_matches('}').to_owned()
+                            l.trim_start_matches('{')
+                                .trim_start_matches('.')
+                                .trim_end_matches('}')
+                                .to_owned()
                         });
                         (lang.filter(|l| !l.is_empty()), false)
                     }
@@ -1669,14 +1689,17 @@ impl<'s> HtmlWriter<'s> {
             Tag::Strikethrough => self.raw("<del>"),
             Tag::Superscript => self.raw("<sup>"),
             Tag::Subscript => self.raw("<sub>"),
-            Tag::Link { dest_url, title, .. } => {
+            Tag::Link {
+                dest_url, title, ..
+            } => {
                 if self.image.is_some() {
                     return;
                 }
                 // The reference's LinkTargetExtension: every Markdown link not to an anchor.
                 self.out.push_str("<a ");
                 if !dest_url.starts_with('#') {
-                    self.out.push_str("target=\"_blank\" rel=\"noopener noreferrer\" ");
+                    self.out
+                        .push_str("target=\"_blank\" rel=\"noopener noreferrer\" ");
                 }
                 self.out.push_str("href=\"");
                 escape_attr(&dest_url, &mut self.out);
@@ -1688,7 +1711,9 @@ impl<'s> HtmlWriter<'s> {
                 }
                 self.out.push('>');
             }
-            Tag::Image { dest_url, title, .. } => {
+            Tag::Image {
+                dest_url, title, ..
+            } => {
                 self.image_depth += 1;
                 if self.image.is_none() {
                     self.image = Some((dest_url.into_string(), title.into_string(), String::new()));
@@ -1815,85 +1840,577 @@ impl<'s> HtmlWriter<'s> {
 }
 
 // --- syntax highlighting ------------------------------------------------------
+//
+// A small Pygments-like lexer instead of a grammar engine: TextMate grammars on a
+// backtracking regex engine cost ~75 µs per code line here, this costs ~1 µs. Tokens
+// get Pygments' token types and the inline styles of its `default` style, which is what
+// the reference's CodeHilite (`noclasses=True`) writes.
 
-/// Pygments' `default` style, mapped onto TextMate scopes: (selectors, color, bold, italic).
-const PYGMENTS_DEFAULT: &[(&str, Option<u32>, bool, bool)] = &[
-    ("comment", Some(0x3D7B7B), false, true),
-    ("meta.preprocessor, keyword.control.import.include", Some(0x9C6500), false, false),
-    ("string", Some(0xBA2121), false, false),
-    ("comment.block.documentation, string.quoted.docstring", Some(0xBA2121), false, true),
-    ("constant.character.escape", Some(0xAA5D1F), true, false),
-    ("string.regexp", Some(0xA45A77), false, false),
-    ("constant.numeric", Some(0x666666), false, false),
-    ("constant.language", Some(0x008000), true, false),
-    ("keyword, storage", Some(0x008000), true, false),
-    ("storage.type", Some(0xB00040), false, false),
-    ("storage.type.function, storage.type.class, storage.type.struct, storage.type.enum, storage.type.impl, storage.type.trait, storage.type.module", Some(0x008000), true, false),
-    ("keyword.operator", Some(0x666666), false, false),
-    ("keyword.operator.word, keyword.operator.logical.python, keyword.operator.in", Some(0xAA22FF), true, false),
-    ("support.function, support.type, support.class, variable.language", Some(0x008000), false, false),
-    ("support.type.exception", Some(0xCB3F38), true, false),
-    ("entity.name.function", Some(0x0000FF), false, false),
-    ("entity.name.class, entity.name.type, entity.name.struct, entity.name.enum, entity.name.trait, entity.name.namespace, entity.name.module", Some(0x0000FF), true, false),
-    ("entity.name.tag", Some(0x008000), true, false),
-    ("entity.other.attribute-name", Some(0x687822), false, false),
-    ("entity.name.label", Some(0x767600), false, false),
-    ("variable.other.constant, constant.other", Some(0x880000), false, false),
-    ("meta.annotation, entity.name.function.decorator, meta.decorator", Some(0xAA22FF), false, false),
-    ("constant.character.entity", Some(0x717171), true, false),
-    ("markup.heading", Some(0x000080), true, false),
-    ("markup.inserted", Some(0x008400), false, false),
-    ("markup.deleted", Some(0xA00000), false, false),
-    ("markup.bold", None, true, false),
-    ("markup.italic", None, false, true),
-];
-
-const TEXT_COLOR: Color = Color { r: 0, g: 0, b: 0, a: 0xFF };
-
-fn rgb(hex: u32) -> Color {
-    let [_, r, g, b] = hex.to_be_bytes();
-    Color { r, g, b, a: 0xFF }
+/// Pygments token types that the `default` style colors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Text,
+    Comment,
+    Preproc,
+    Keyword,
+    KeywordType,
+    Operator,
+    OperatorWord,
+    Builtin,
+    Function,
+    Class,
+    Decorator,
+    Variable,
+    Tag,
+    Attribute,
+    Str,
+    Escape,
+    Number,
+    Inserted,
+    Deleted,
+    Subheading,
 }
 
-struct Highlighting {
-    syntaxes: SyntaxSet,
-    theme: Theme,
+impl Tok {
+    /// The inline CSS Pygments' `default` style gives the token type.
+    fn css(self) -> Option<&'static str> {
+        Some(match self {
+            Tok::Text => return None,
+            Tok::Comment => "color: #3D7B7B; font-style: italic",
+            Tok::Preproc => "color: #9C6500",
+            Tok::Keyword | Tok::Tag => "color: #008000; font-weight: bold",
+            Tok::KeywordType => "color: #B00040",
+            Tok::Operator | Tok::Number => "color: #666666",
+            Tok::OperatorWord => "color: #AA22FF; font-weight: bold",
+            Tok::Builtin => "color: #008000",
+            Tok::Function => "color: #0000FF",
+            Tok::Class => "color: #0000FF; font-weight: bold",
+            Tok::Decorator => "color: #AA22FF",
+            Tok::Variable => "color: #19177C",
+            Tok::Attribute => "color: #687822",
+            Tok::Str => "color: #BA2121",
+            Tok::Escape => "color: #AA5D1F; font-weight: bold",
+            Tok::Inserted => "color: #008400",
+            Tok::Deleted => "color: #A00000",
+            Tok::Subheading => "color: #800080; font-weight: bold",
+        })
+    }
 }
 
-fn highlighting() -> &'static Highlighting {
-    static HIGHLIGHTING: OnceLock<Highlighting> = OnceLock::new();
-    HIGHLIGHTING.get_or_init(|| {
-        let scopes = PYGMENTS_DEFAULT
-            .iter()
-            .filter_map(|&(selectors, color, bold, italic)| {
-                let mut font_style = FontStyle::empty();
-                if bold {
-                    font_style |= FontStyle::BOLD;
-                }
-                if italic {
-                    font_style |= FontStyle::ITALIC;
-                }
-                Some(ThemeItem {
-                    scope: selectors.parse::<ScopeSelectors>().ok()?,
-                    style: StyleModifier {
-                        foreground: color.map(rgb),
-                        background: None,
-                        font_style: Some(font_style),
-                    },
-                })
-            })
-            .collect();
-        let theme = Theme {
-            name: Some("pygments-default".to_owned()),
-            author: None,
-            settings: ThemeSettings {
-                foreground: Some(TEXT_COLOR),
-                ..ThemeSettings::default()
-            },
-            scopes,
-        };
-        Highlighting { syntaxes: SyntaxSet::load_defaults_newlines(), theme }
+/// How a language is lexed; the word lists follow what Pygments' lexer marks.
+struct Lang {
+    line_comments: &'static [&'static str],
+    block_comment: Option<(&'static str, &'static str)>,
+    /// `#` at a line start begins a preprocessor line (C family).
+    preproc: bool,
+    /// String delimiters, longest first (`"""` before `"`).
+    quotes: &'static [&'static str],
+    /// Keywords, constants (`True`, `null`) included: the style is the same.
+    keywords: &'static [&'static str],
+    types: &'static [&'static str],
+    word_ops: &'static [&'static str],
+    builtins: &'static [&'static str],
+    /// Keywords after which the next name is a function's (`def f`) or a class's.
+    def_words: &'static [&'static str],
+    class_words: &'static [&'static str],
+    /// `@name` is a decorator (and a one- or two-letter name before a quote a prefix).
+    decorators: bool,
+    /// `$name` is a variable, and `#` starts a comment only after white space.
+    dollar_vars: bool,
+    /// Keywords match in any case (SQL).
+    any_case: bool,
+    /// Object keys (a string before `:`) are Name.Tag, as in Pygments' JSON lexer.
+    json_keys: bool,
+    operators: &'static str,
+}
+
+const NO_WORDS: &[&str] = &[];
+const C_OPERATORS: &str = "+-*/%=<>!&|^~?";
+
+const BASE: Lang = Lang {
+    line_comments: NO_WORDS,
+    block_comment: None,
+    preproc: false,
+    quotes: &["\"", "'"],
+    keywords: NO_WORDS,
+    types: NO_WORDS,
+    word_ops: NO_WORDS,
+    builtins: NO_WORDS,
+    def_words: NO_WORDS,
+    class_words: NO_WORDS,
+    decorators: false,
+    dollar_vars: false,
+    any_case: false,
+    json_keys: false,
+    operators: C_OPERATORS,
+};
+
+#[rustfmt::skip]
+const PYTHON: Lang = Lang {
+    line_comments: &["#"],
+    quotes: &["\"\"\"", "'''", "\"", "'"],
+    keywords: &[
+        "assert", "async", "await", "break", "continue", "del", "elif", "else", "except",
+        "finally", "for", "global", "if", "lambda", "nonlocal", "pass", "raise", "return", "try",
+        "while", "yield", "as", "with", "match", "case", "def", "class", "import", "from",
+        "True", "False", "None",
+    ],
+    word_ops: &["and", "or", "not", "in", "is"],
+    builtins: &[
+        "print", "len", "range", "int", "str", "bytes", "float", "list", "dict", "set", "tuple",
+        "bool", "open", "input", "chr", "ord", "hex", "bin", "oct", "abs", "min", "max", "sum",
+        "sorted", "reversed", "enumerate", "zip", "map", "filter", "any", "all", "isinstance",
+        "type", "object", "super", "self", "cls", "hash", "id", "iter", "next", "repr", "round",
+        "pow", "divmod", "format", "getattr", "setattr", "hasattr", "exec", "eval", "bytearray",
+        "Exception", "ValueError", "KeyError", "TypeError", "RuntimeError", "__import__",
+    ],
+    def_words: &["def"],
+    class_words: &["class"],
+    decorators: true,
+    operators: "+-*/%=<>!&|^~@",
+    ..BASE
+};
+
+#[rustfmt::skip]
+const C: Lang = Lang {
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    preproc: true,
+    keywords: &[
+        "break", "case", "continue", "default", "do", "else", "for", "goto", "if", "return",
+        "sizeof", "switch", "while", "typedef", "struct", "union", "enum", "static", "extern",
+        "const", "volatile", "register", "inline", "restrict", "asm", "class", "namespace",
+        "template", "typename", "public", "private", "protected", "virtual", "override", "new",
+        "delete", "try", "catch", "throw", "using", "operator", "friend", "explicit",
+        "constexpr", "noexcept", "static_cast", "dynamic_cast", "reinterpret_cast",
+        "const_cast", "this", "auto", "true", "false", "NULL", "nullptr",
+    ],
+    types: &[
+        "int", "char", "short", "long", "float", "double", "void", "unsigned", "signed", "bool",
+        "size_t", "ssize_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "int8_t", "int16_t",
+        "int32_t", "int64_t", "uintptr_t", "wchar_t", "FILE",
+    ],
+    class_words: &["struct", "class", "union", "enum"],
+    ..BASE
+};
+
+#[rustfmt::skip]
+const RUST: Lang = Lang {
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    quotes: &["\""],
+    keywords: &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+        "pub", "ref", "return", "static", "struct", "trait", "type", "unsafe", "use", "where",
+        "while", "self", "Self", "super", "true", "false",
+    ],
+    types: &[
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "bool", "char", "str",
+    ],
+    builtins: &["String", "Vec", "Option", "Result", "Box", "Some", "None", "Ok", "Err"],
+    def_words: &["fn"],
+    class_words: &["struct", "enum", "trait", "union"],
+    ..BASE
+};
+
+#[rustfmt::skip]
+const GO: Lang = Lang {
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    quotes: &["\"", "'", "`"],
+    keywords: &[
+        "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough",
+        "for", "func", "go", "goto", "if", "import", "interface", "map", "package", "range",
+        "return", "select", "struct", "switch", "type", "var", "true", "false", "nil", "iota",
+    ],
+    types: &[
+        "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64",
+        "uintptr", "float32", "float64", "string", "byte", "rune", "bool", "error", "any",
+    ],
+    builtins: &["append", "cap", "len", "make", "new", "panic", "print", "println", "copy"],
+    def_words: &["func"],
+    ..BASE
+};
+
+#[rustfmt::skip]
+const JAVA: Lang = Lang {
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    keywords: &[
+        "abstract", "assert", "break", "case", "catch", "continue", "default", "do", "else",
+        "extends", "final", "finally", "for", "if", "implements", "import", "instanceof", "new",
+        "package", "private", "protected", "public", "return", "static", "super", "switch",
+        "synchronized", "this", "throw", "throws", "try", "while", "class", "interface", "enum",
+        "var", "true", "false", "null",
+    ],
+    types: &["int", "long", "short", "byte", "char", "boolean", "float", "double", "void"],
+    class_words: &["class", "interface", "enum"],
+    decorators: true,
+    ..BASE
+};
+
+#[rustfmt::skip]
+const JAVASCRIPT: Lang = Lang {
+    line_comments: &["//"],
+    block_comment: Some(("/*", "*/")),
+    quotes: &["\"", "'", "`"],
+    keywords: &[
+        "async", "await", "break", "case", "catch", "class", "const", "continue", "debugger",
+        "default", "delete", "do", "else", "export", "extends", "finally", "for", "function",
+        "if", "import", "in", "instanceof", "let", "new", "of", "return", "static", "super",
+        "switch", "this", "throw", "try", "typeof", "var", "void", "while", "with", "yield",
+        "from", "true", "false", "null", "undefined", "NaN", "Infinity",
+    ],
+    builtins: &[
+        "Array", "Object", "String", "Number", "Boolean", "Math", "JSON", "Promise", "console",
+        "window", "document", "require", "module", "Error", "Date", "RegExp", "Symbol", "Map",
+        "Set", "parseInt", "parseFloat", "eval", "fetch",
+    ],
+    def_words: &["function"],
+    class_words: &["class"],
+    ..BASE
+};
+
+#[rustfmt::skip]
+const PHP: Lang = Lang {
+    line_comments: &["//", "#"],
+    block_comment: Some(("/*", "*/")),
+    keywords: &[
+        "abstract", "and", "array", "as", "break", "case", "catch", "class", "clone", "const",
+        "continue", "declare", "default", "do", "echo", "else", "elseif", "empty", "extends",
+        "final", "finally", "for", "foreach", "function", "global", "if", "implements",
+        "include", "include_once", "instanceof", "isset", "list", "namespace", "new", "or",
+        "print", "private", "protected", "public", "require", "require_once", "return",
+        "static", "switch", "throw", "try", "unset", "use", "var", "while", "xor", "fn", "match",
+        "true", "false", "null", "TRUE", "FALSE", "NULL",
+    ],
+    def_words: &["function"],
+    class_words: &["class"],
+    dollar_vars: true,
+    ..BASE
+};
+
+#[rustfmt::skip]
+const BASH: Lang = Lang {
+    line_comments: &["#"],
+    keywords: &[
+        "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case",
+        "esac", "in", "function", "select", "return", "break", "continue",
+    ],
+    builtins: &[
+        "echo", "cd", "export", "read", "printf", "source", "exit", "eval", "exec", "set",
+        "unset", "shift", "alias", "local", "declare", "test", "pwd", "kill", "trap", "wait",
+    ],
+    dollar_vars: true,
+    operators: "=|&<>;",
+    ..BASE
+};
+
+#[rustfmt::skip]
+const SQL: Lang = Lang {
+    line_comments: &["--", "#"],
+    block_comment: Some(("/*", "*/")),
+    quotes: &["'", "\"", "`"],
+    keywords: &[
+        "SELECT", "FROM", "WHERE", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE",
+        "CREATE", "TABLE", "DROP", "ALTER", "INDEX", "JOIN", "LEFT", "RIGHT", "INNER", "OUTER",
+        "ON", "AS", "AND", "OR", "NOT", "NULL", "IS", "IN", "LIKE", "ORDER", "BY", "GROUP",
+        "HAVING", "LIMIT", "OFFSET", "UNION", "ALL", "DISTINCT", "PRIMARY", "KEY", "DEFAULT",
+        "CASE", "WHEN", "THEN", "ELSE", "END", "EXISTS", "BETWEEN", "ASC", "DESC",
+    ],
+    any_case: true,
+    operators: "+-*/%=<>!|",
+    ..BASE
+};
+
+const JSON: Lang = Lang {
+    quotes: &["\""],
+    keywords: &["true", "false", "null"],
+    json_keys: true,
+    operators: "",
+    ..BASE
+};
+
+/// What to lex a Pygments lexer name as.
+enum Lexer {
+    Code(&'static Lang),
+    Markup,
+    Diff,
+}
+
+fn lexer_for(lang: &str) -> Option<Lexer> {
+    Some(match lang {
+        "python" | "py" | "python3" | "py3" | "sage" | "pycon" | "pyi" => Lexer::Code(&PYTHON),
+        "c" | "h" | "cpp" | "c++" | "cxx" | "cc" | "hpp" | "objective-c" | "cuda" => {
+            Lexer::Code(&C)
+        }
+        "rust" | "rs" => Lexer::Code(&RUST),
+        "go" | "golang" => Lexer::Code(&GO),
+        "java" | "kotlin" | "scala" | "csharp" | "c#" | "cs" => Lexer::Code(&JAVA),
+        "javascript" | "js" | "jsx" | "typescript" | "ts" | "node" | "nodejs" | "mjs" => {
+            Lexer::Code(&JAVASCRIPT)
+        }
+        "php" => Lexer::Code(&PHP),
+        "bash" | "sh" | "shell" | "zsh" | "ksh" | "console" | "shell-session" => Lexer::Code(&BASH),
+        "sql" | "mysql" | "sqlite3" | "postgresql" | "psql" => Lexer::Code(&SQL),
+        "json" | "json5" | "jsonld" => Lexer::Code(&JSON),
+        "html" | "xml" | "svg" | "xhtml" | "vue" => Lexer::Markup,
+        "diff" | "patch" | "udiff" => Lexer::Diff,
+        _ => return None,
     })
+}
+
+/// Collects tokens, merging neighbours of the same type.
+#[derive(Default)]
+struct Tokens {
+    list: Vec<(Tok, String)>,
+}
+
+impl Tokens {
+    fn push(&mut self, tok: Tok, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        match self.list.last_mut() {
+            Some((last, buf)) if *last == tok => buf.push_str(text),
+            _ => self.list.push((tok, text.to_owned())),
+        }
+    }
+}
+
+fn is_ident_start(ch: char) -> bool {
+    ch == '_' || ch.is_alphabetic()
+}
+
+/// The byte length of the identifier (or `extra` characters) at the start of `text`.
+fn word_len(text: &str, extra: &str) -> usize {
+    text.char_indices()
+        .find(|(_, c)| !(*c == '_' || c.is_alphanumeric() || extra.contains(*c)))
+        .map_or(text.len(), |(i, _)| i)
+}
+
+/// Lexes the string literal that `quote` opens at the start of `text`, escapes apart;
+/// a one-line quote ends at the line end when unclosed. Returns the bytes consumed.
+fn lex_string(text: &str, quote: &str, escapes: bool, out: &mut Tokens) -> usize {
+    let multiline = quote.len() == 3 || quote == "`";
+    let mut i = quote.len();
+    let mut chunk = 0;
+    while let Some(ch) = text[i..].chars().next() {
+        if text[i..].starts_with(quote) {
+            i += quote.len();
+            break;
+        }
+        if ch == '\n' && !multiline {
+            break;
+        }
+        if escapes && ch == '\\' {
+            let len = 1 + text[i + 1..].chars().next().map_or(0, char::len_utf8);
+            out.push(Tok::Str, &text[chunk..i]);
+            out.push(Tok::Escape, &text[i..i + len]);
+            i += len;
+            chunk = i;
+            continue;
+        }
+        i += ch.len_utf8();
+    }
+    out.push(Tok::Str, &text[chunk..i]);
+    i
+}
+
+/// The token type of a name, and the type the name after it gets (`def` → function).
+fn classify_word(word: &str, lang: &Lang) -> (Tok, Option<Tok>) {
+    let listed = |list: &[&str]| {
+        list.contains(&word) || (lang.any_case && list.iter().any(|k| k.eq_ignore_ascii_case(word)))
+    };
+    if lang.word_ops.contains(&word) {
+        (Tok::OperatorWord, None)
+    } else if listed(lang.keywords) {
+        let next = if lang.def_words.contains(&word) {
+            Some(Tok::Function)
+        } else if lang.class_words.contains(&word) {
+            Some(Tok::Class)
+        } else {
+            None
+        };
+        (Tok::Keyword, next)
+    } else if lang.types.contains(&word) {
+        (Tok::KeywordType, None)
+    } else if lang.builtins.contains(&word) {
+        (Tok::Builtin, None)
+    } else {
+        (Tok::Text, None)
+    }
+}
+
+fn lex_code(code: &str, lang: &Lang) -> Vec<(Tok, String)> {
+    let mut out = Tokens::default();
+    let mut i = 0;
+    let mut line_start = true;
+    // The token type the next name gets after `def`, `class` and the like.
+    let mut pending: Option<Tok> = None;
+    while let Some(ch) = code[i..].chars().next() {
+        let rest = &code[i..];
+        if ch.is_whitespace() {
+            let len = if ch == '\n' {
+                1
+            } else {
+                rest.find(|c: char| !c.is_whitespace() || c == '\n')
+                    .unwrap_or(rest.len())
+            };
+            line_start |= ch == '\n';
+            out.push(Tok::Text, &rest[..len]);
+            i += len;
+            continue;
+        }
+        let at_line_start = std::mem::replace(&mut line_start, false);
+        let line_len = rest.find('\n').unwrap_or(rest.len());
+        let after_space = code[..i]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        let comment = lang.line_comments.iter().any(|c| rest.starts_with(c))
+            && (!lang.dollar_vars || after_space);
+        if (lang.preproc && at_line_start && ch == '#') || comment {
+            let tok = if comment { Tok::Comment } else { Tok::Preproc };
+            out.push(tok, &rest[..line_len]);
+            i += line_len;
+            continue;
+        }
+        if let Some((open, close)) = lang
+            .block_comment
+            .filter(|(open, _)| rest.starts_with(open))
+        {
+            let len = rest[open.len()..]
+                .find(close)
+                .map_or(rest.len(), |p| open.len() + p + close.len());
+            out.push(Tok::Comment, &rest[..len]);
+            i += len;
+            continue;
+        }
+        if let Some(quote) = lang.quotes.iter().find(|q| rest.starts_with(**q)) {
+            let mut string = Tokens::default();
+            // Shell and SQL single quotes have no escapes.
+            let escapes = *quote != "'" || !(lang.dollar_vars || lang.any_case);
+            let len = lex_string(rest, quote, escapes, &mut string);
+            let is_key = lang.json_keys && rest[len..].trim_start().starts_with(':');
+            for (tok, text) in string.list {
+                out.push(if is_key { Tok::Tag } else { tok }, &text);
+            }
+            i += len;
+            continue;
+        }
+        let digit_after_dot = || rest[1..].starts_with(|c: char| c.is_ascii_digit());
+        if ch.is_ascii_digit() || (ch == '.' && digit_after_dot()) {
+            let len = word_len(rest, ".");
+            out.push(Tok::Number, &rest[..len]);
+            i += len;
+            continue;
+        }
+        if (lang.decorators && ch == '@') || (lang.dollar_vars && ch == '$') {
+            let after = &rest[1..];
+            let len = if ch == '$' && after.starts_with('{') {
+                after.find('}').map_or(after.len(), |p| p + 1)
+            } else {
+                word_len(after, if ch == '@' { "." } else { "" })
+            };
+            if len > 0 {
+                let tok = if ch == '@' {
+                    Tok::Decorator
+                } else {
+                    Tok::Variable
+                };
+                out.push(tok, &rest[..1 + len]);
+                i += 1 + len;
+                continue;
+            }
+        }
+        if is_ident_start(ch) {
+            let len = word_len(rest, "");
+            let word = &rest[..len];
+            let before_quote = lang.quotes.iter().any(|q| rest[len..].starts_with(q));
+            let tok = if lang.decorators && len <= 2 && before_quote {
+                // A string prefix (`r"..."`, `b'...'`, `f"..."`) belongs to the string.
+                Tok::Str
+            } else if let Some(tok) = pending.take() {
+                tok
+            } else {
+                let (tok, next) = classify_word(word, lang);
+                pending = next;
+                tok
+            };
+            out.push(tok, word);
+            i += len;
+            continue;
+        }
+        let tok = if lang.operators.contains(ch) {
+            Tok::Operator
+        } else {
+            Tok::Text
+        };
+        out.push(tok, &rest[..ch.len_utf8()]);
+        i += ch.len_utf8();
+    }
+    out.list
+}
+
+/// HTML and XML: tags, attributes, attribute values and comments.
+fn lex_markup(code: &str) -> Vec<(Tok, String)> {
+    let mut out = Tokens::default();
+    let mut i = 0;
+    while let Some(rest) = code.get(i..).filter(|r| !r.is_empty()) {
+        let opens_tag = rest.starts_with('<')
+            && rest[1..]
+                .starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+        if rest.starts_with("<!--") {
+            let len = rest.find("-->").map_or(rest.len(), |p| p + 3);
+            out.push(Tok::Comment, &rest[..len]);
+            i += len;
+        } else if opens_tag {
+            let tag = &rest[..rest.find('>').map_or(rest.len(), |p| p + 1)];
+            let name = 1 + word_len(&tag[1..], "/!?-:.");
+            out.push(Tok::Tag, &tag[..name]);
+            let mut j = name;
+            while let Some(ch) = tag[j..].chars().next() {
+                let part = &tag[j..];
+                let (tok, len) = if ch == '"' || ch == '\'' {
+                    (Tok::Str, part[1..].find(ch).map_or(part.len(), |p| p + 2))
+                } else if is_ident_start(ch) {
+                    (Tok::Attribute, word_len(part, "-:."))
+                } else if ch == '>' || part.starts_with("/>") {
+                    (Tok::Tag, part.len())
+                } else {
+                    (Tok::Text, ch.len_utf8())
+                };
+                out.push(tok, &part[..len]);
+                j += len;
+            }
+            i += tag.len();
+        } else {
+            let len = rest[1..].find('<').map_or(rest.len(), |p| p + 1);
+            out.push(Tok::Text, &rest[..len]);
+            i += len;
+        }
+    }
+    out.list
+}
+
+/// Unified diffs: added, removed and hunk lines.
+fn lex_diff(code: &str) -> Vec<(Tok, String)> {
+    let mut out = Tokens::default();
+    for line in code.split_inclusive('\n') {
+        let tok = match line.as_bytes().first() {
+            Some(b'+') => Tok::Inserted,
+            Some(b'-') => Tok::Deleted,
+            Some(b'@') => Tok::Subheading,
+            _ => Tok::Text,
+        };
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        out.push(tok, body);
+        out.push(Tok::Text, &line[body.len()..]);
+    }
+    out.list
 }
 
 /// Pygments' HTML escaping.
@@ -1910,126 +2427,72 @@ fn escape_code(text: &str, out: &mut String) {
     }
 }
 
-/// The inline CSS Pygments' `noclasses` formatter writes for a token style.
-fn css_for(style: &Style) -> Option<String> {
-    let mut parts = Vec::new();
-    if style.foreground != TEXT_COLOR {
-        let c = style.foreground;
-        parts.push(format!("color: #{:02X}{:02X}{:02X}", c.r, c.g, c.b));
-    }
-    if style.font_style.contains(FontStyle::BOLD) {
-        parts.push("font-weight: bold".to_owned());
-    }
-    if style.font_style.contains(FontStyle::ITALIC) {
-        parts.push("font-style: italic".to_owned());
-    }
-    (!parts.is_empty()).then(|| parts.join("; "))
-}
-
-/// Appends a token, spans kept within one line like Pygments does.
-fn push_token(css: Option<&str>, text: &str, out: &mut String) {
-    let Some(css) = css else {
-        escape_code(text, out);
-        return;
-    };
-    for (i, part) in text.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        if !part.is_empty() {
-            out.push_str("<span style=\"");
-            out.push_str(css);
-            out.push_str("\">");
-            escape_code(part, out);
-            out.push_str("</span>");
-        }
-    }
-}
-
-/// Maps Pygments lexer names that syntect's bundled syntaxes call otherwise.
-fn syntect_token(lang: &str) -> &str {
-    match lang {
-        "shell" | "console" | "shell-session" | "zsh" | "sh" => "bash",
-        "py3" | "python3" | "py" | "pycon" => "python",
-        "c++" | "cxx" => "cpp",
-        "js" | "node" => "javascript",
-        "yml" => "yaml",
-        other => other,
-    }
-}
-
-/// Highlights `code` (already without the fences) into the span markup; plain text if
-/// the language is unknown, as the reference falls back to Pygments' TextLexer.
+/// Highlights `code` into Pygments' span markup; plain text if the language is unknown,
+/// as the reference then falls back to Pygments' TextLexer.
 fn highlight_spans(code: &str, lang: Option<&str>) -> String {
     let mut out = String::with_capacity(code.len() * 2);
-    let lang = lang.map(str::to_ascii_lowercase);
-    let Some(lang) = lang.as_deref().filter(|l| !matches!(*l, "" | "text" | "txt" | "plain" | "none")) else {
-        escape_code(code, &mut out);
-        return out;
-    };
-    let hl = highlighting();
-    let Some(syntax) = hl.syntaxes.find_syntax_by_token(syntect_token(lang)) else {
-        escape_code(code, &mut out);
-        return out;
-    };
-    if syntax.name == "Plain Text" {
-        escape_code(code, &mut out);
-        return out;
-    }
-    // syntect's regex engine and grammars are third-party code fed with user text: a
-    // panic in there must cost the highlighting, never the render.
-    let highlighted = catch_unwind(AssertUnwindSafe(|| {
-        let mut lines = HighlightLines::new(syntax, &hl.theme);
-        let mut html = String::with_capacity(code.len() * 3);
-        for line in LinesWithEndings::from(code) {
-            let tokens = lines.highlight_line(line, &hl.syntaxes).ok()?;
-            let mut pending: Option<(Option<String>, String)> = None;
-            for (style, piece) in tokens {
-                let css = css_for(&style);
-                match &mut pending {
-                    Some((prev, text)) if *prev == css => text.push_str(piece),
-                    _ => {
-                        if let Some((prev, text)) = pending.take() {
-                            push_token(prev.as_deref(), &text, &mut html);
-                        }
-                        pending = Some((css, piece.to_owned()));
-                    }
-                }
-            }
-            if let Some((prev, text)) = pending {
-                push_token(prev.as_deref(), &text, &mut html);
-            }
-        }
-        Some(html)
-    }));
-    match highlighted {
-        Ok(Some(html)) => html,
-        _ => {
+    let lexer = lang.map(str::to_ascii_lowercase);
+    let tokens = match lexer.as_deref().and_then(lexer_for) {
+        Some(Lexer::Code(lang)) => lex_code(code, lang),
+        Some(Lexer::Markup) => lex_markup(code),
+        Some(Lexer::Diff) => lex_diff(code),
+        None => {
             escape_code(code, &mut out);
-            out
+            return out;
+        }
+    };
+    // Neighbours that look the same share a span (`=` and `1` are both #666666).
+    let mut merged: Vec<(Option<&str>, String)> = Vec::with_capacity(tokens.len());
+    for (tok, text) in tokens {
+        match merged.last_mut() {
+            Some((css, buf)) if *css == tok.css() => buf.push_str(&text),
+            _ => merged.push((tok.css(), text)),
         }
     }
+    for (css, text) in merged {
+        let Some(css) = css else {
+            escape_code(&text, &mut out);
+            continue;
+        };
+        // Pygments closes and reopens a span at each line break.
+        for (i, part) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            if !part.is_empty() {
+                out.push_str("<span style=\"");
+                out.push_str(css);
+                out.push_str("\">");
+                escape_code(part, &mut out);
+                out.push_str("</span>");
+            }
+        }
+    }
+    out
 }
 
-/// A `codehilite` block as Pygments writes it with `noclasses=True` and the default style.
+const HILITE_DIV: &str = "<div class=\"codehilite\" style=\"background: #f8f8f8\">";
+const HILITE_PRE: &str = "<pre style=\"line-height: 125%;\"><span></span><code>";
+const LINENO_SPAN: &str = "<span style=\"color: inherit; background-color: transparent; \
+                           padding-left: 5px; padding-right: 5px;\">";
+
+/// A `codehilite` block as Pygments writes it with `noclasses=True` and the default
+/// style; with line numbers, Pygments' table layout.
 fn highlight_block(code: &str, lang: Option<&str>, linenums: bool) -> String {
     let mut src = code.trim_matches('\n').to_owned();
     src.push('\n');
     let spans = highlight_spans(&src, lang);
-    let block = format!(
-        "<div class=\"codehilite\" style=\"background: #f8f8f8\"><pre style=\"line-height: 125%;\"><span></span><code>{spans}</code></pre></div>"
-    );
     if !linenums {
-        return block;
+        return format!("{HILITE_DIV}{HILITE_PRE}{spans}</code></pre></div>");
     }
     let count = src.lines().count().max(1);
     let numbers: Vec<String> = (1..=count)
-        .map(|n| {
-            format!("<span style=\"color: inherit; background-color: transparent; padding-left: 5px; padding-right: 5px;\">{n}</span>")
-        })
+        .map(|n| format!("{LINENO_SPAN}{n}</span>"))
         .collect();
     format!(
-        "<table class=\"codehilitetable\"><tr><td class=\"linenos\"><div class=\"linenodiv\"><pre>{}</pre></div></td><td class=\"code\">{block}</td></tr></table>",
+        "{HILITE_DIV}<table class=\"codehilitetable\"><tr><td class=\"linenos\">\
+         <div class=\"linenodiv\"><pre>{}</pre></div></td><td class=\"code\">\
+         <div>{HILITE_PRE}{spans}</code></pre></div></td></tr></table></div>",
         numbers.join("\n")
     )
 }
@@ -2077,17 +2540,24 @@ fn highlight_indented(code: &str) -> String {
         last_ok
     };
     let has_path = path_len > 0;
-    let lang: String = after[path_len..].chars().take_while(|c| is_lang_char(*c)).collect();
+    let lang: String = after[path_len..]
+        .chars()
+        .take_while(|c| is_lang_char(*c))
+        .collect();
     let lang = lang.to_ascii_lowercase();
     let body = if has_path { src } else { rest };
-    highlight_block(body, Some(&lang).filter(|l| !l.is_empty()).map(String::as_str), shebang)
+    highlight_block(
+        body,
+        Some(&lang).filter(|l| !l.is_empty()).map(String::as_str),
+        shebang,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value as Json;
-use std::collections::HashMap;
+    use std::collections::HashMap;
 
     const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden/");
 
@@ -2161,7 +2631,9 @@ use std::collections::HashMap;
             if text_of(expected) == text_of(got) {
                 self.equal += 1;
             } else if self.failures.len() < 5 {
-                self.failures.push(format!("{what}\n  expected: {expected:?}\n  got:      {got:?}"));
+                self.failures.push(format!(
+                    "{what}\n  expected: {expected:?}\n  got:      {got:?}"
+                ));
             }
         }
     }
@@ -2178,7 +2650,10 @@ use std::collections::HashMap;
             // The reference treats a disabled user's token as no user at all.
             .filter_map(|u| {
                 let enabled = u["enabled"].as_bool().unwrap_or(false);
-                Some((u["auth_token"].as_str()?, u["group"].as_str().filter(|_| enabled)))
+                Some((
+                    u["auth_token"].as_str()?,
+                    u["group"].as_str().filter(|_| enabled),
+                ))
             })
             .collect();
         let challenges: HashMap<&str, &str> = tables["challenge"]
@@ -2196,7 +2671,9 @@ use std::collections::HashMap;
         for list in ["static", "live", "after_live"] {
             for item in answers[list].as_array().into_iter().flatten() {
                 let endpoint = item["endpoint"].as_str().unwrap_or_default();
-                let group = item["auth_token"].as_str().and_then(|t| groups.get(t).copied().flatten());
+                let group = item["auth_token"]
+                    .as_str()
+                    .and_then(|t| groups.get(t).copied().flatten());
                 let answer = &item["answer"];
                 if let (Some(key), Some(expected)) =
                     (endpoint.strip_prefix("challenge/"), answer["desc"].as_str())
@@ -2213,7 +2690,11 @@ use std::collections::HashMap;
                         let source = announcements.get(&id).copied().unwrap_or_default();
                         let (got, err) = render_or_placeholder(source, group, tick);
                         assert_eq!(err, None, "{name} announcement {id}");
-                        content.check(&format!("{name} announcement {id} as {group:?}"), expected, &got);
+                        content.check(
+                            &format!("{name} announcement {id} as {group:?}"),
+                            expected,
+                            &got,
+                        );
                     }
                 }
             }
@@ -2222,18 +2703,37 @@ use std::collections::HashMap;
 
     #[test]
     fn golden_desc_and_content_text_equal() {
-        let mut desc = Tally { equal: 0, total: 0, failures: Vec::new() };
-        let mut content = Tally { equal: 0, total: 0, failures: Vec::new() };
+        let mut desc = Tally {
+            equal: 0,
+            total: 0,
+            failures: Vec::new(),
+        };
+        let mut content = Tally {
+            equal: 0,
+            total: 0,
+            failures: Vec::new(),
+        };
         compare_contest("running", 2000, &mut desc, &mut content);
         compare_contest("ended", 9000, &mut desc, &mut content);
-        println!("desc: {}/{} equal; content: {}/{} equal", desc.equal, desc.total, content.equal, content.total);
+        println!(
+            "desc: {}/{} equal; content: {}/{} equal",
+            desc.equal, desc.total, content.equal, content.total
+        );
         assert!(desc.total > 0 && content.total > 0, "no golden items found");
-        assert!(desc.failures.is_empty(), "desc mismatches:\n{}", desc.failures.join("\n"));
-        assert!(content.failures.is_empty(), "content mismatches:\n{}", content.failures.join("\n"));
+        assert!(
+            desc.failures.is_empty(),
+            "desc mismatches:\n{}",
+            desc.failures.join("\n")
+        );
+        assert!(
+            content.failures.is_empty(),
+            "content mismatches:\n{}",
+            content.failures.join("\n")
+        );
     }
 
     #[test]
-    fn golden_desc_is_byte_equal_but_for_highlight_styles() {
+    fn golden_desc_is_byte_equal() {
         // Beyond text: the structure the reference emits for the golden description.
         let source = "# t\n\nSolve **t**. Your group is `{{ group }}` at tick {{ tick }}.\n\n{% call box(2000) %}\nHint for phase two: *look closer*.\n{% endcall %}\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint(\"hi\")\n```\n";
         let html = render(source, Some("thu"), 2000).unwrap_or_default();
@@ -2246,13 +2746,23 @@ use std::collections::HashMap;
         let html = render("Welcome, **{{ group }}**!", None, 0).unwrap_or_default();
         assert_eq!(html, "<p>Welcome, <strong>None</strong>!</p>");
         assert_eq!(
-            render_jinja("{{ true }} {{ false }} {{ none }} {{ undefined_name }}|", None, 0).ok().as_deref(),
+            render_jinja(
+                "{{ true }} {{ false }} {{ none }} {{ undefined_name }}|",
+                None,
+                0
+            )
+            .ok()
+            .as_deref(),
             Some("True False None |")
         );
         assert_eq!(
-            render_jinja("{{ [1, 'a', none, {'k': \"it's\"}]|safe }}|{{ [true]|string }}|{{ [2] }}", None, 0)
-                .ok()
-                .as_deref(),
+            render_jinja(
+                "{{ [1, 'a', none, {'k': \"it's\"}]|safe }}|{{ [true]|string }}|{{ [2] }}",
+                None,
+                0
+            )
+            .ok()
+            .as_deref(),
             Some("[1, 'a', None, {'k': \"it's\"}]|[True]|[2]")
         );
     }
@@ -2266,7 +2776,10 @@ use std::collections::HashMap;
         assert_eq!(html, FAILURE_HTML);
         assert!(err.is_some());
         assert!(render("{% call box('soon') %}x{% endcall %}", None, 5).is_err());
-        assert!(render("{{ box(1) }}", None, 5).is_err(), "box without a call block");
+        assert!(
+            render("{{ box(1) }}", None, 5).is_err(),
+            "box without a call block"
+        );
     }
 
     #[test]
@@ -2311,15 +2824,72 @@ use std::collections::HashMap;
         // Deterministic xorshift over pieces that exercise every preprocessing path,
         // mixed with multi-byte text so that no slice lands inside a character.
         const PIECES: &[&str] = &[
-            "\n", "\n\n", " ", "    ", "\t", "#", "##", "-", "*", "+", "1.", "2)", ">", "|", "`", "```", "~~~",
-            "=", "---", "\\", "<", ">", "</", "/>", "<div", "<div markdown=\"1\">", "</div>", "<p>", "<hr>",
-            "<!--", "-->", "<script>", "</script>", "<center>", "<caption>", "<gs-md-para/>", "<!--gs-md-stash-0-->",
-            "[a](#b)", "[c](http://d)", "![e](f)", "**", "_", "&amp;", "&", "文字", "é", "🦀", "{{ group }}",
-            "{{ tick }}", "{% call box(1) %}", "{% endcall %}", "% if tick:", "% endif", "{%", "%}", "{{", "}}",
-            ":::python", "#!/bin/sh", "{.py}", "hl_lines=\"1\"", "a", "b c",
+            "\n",
+            "\n\n",
+            " ",
+            "    ",
+            "\t",
+            "#",
+            "##",
+            "-",
+            "*",
+            "+",
+            "1.",
+            "2)",
+            ">",
+            "|",
+            "`",
+            "```",
+            "~~~",
+            "=",
+            "---",
+            "\\",
+            "<",
+            ">",
+            "</",
+            "/>",
+            "<div",
+            "<div markdown=\"1\">",
+            "</div>",
+            "<p>",
+            "<hr>",
+            "<!--",
+            "-->",
+            "<script>",
+            "</script>",
+            "<center>",
+            "<caption>",
+            "<gs-md-para/>",
+            "<!--gs-md-stash-0-->",
+            "[a](#b)",
+            "[c](http://d)",
+            "![e](f)",
+            "**",
+            "_",
+            "&amp;",
+            "&",
+            "文字",
+            "é",
+            "🦀",
+            "{{ group }}",
+            "{{ tick }}",
+            "{% call box(1) %}",
+            "{% endcall %}",
+            "% if tick:",
+            "% endif",
+            "{%",
+            "%}",
+            "{{",
+            "}}",
+            ":::python",
+            "#!/bin/sh",
+            "{.py}",
+            "hl_lines=\"1\"",
+            "a",
+            "b c",
         ];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..1500 {
+        for _ in 0..4000 {
             let mut source = String::new();
             let pieces = 1 + (state % 24) as usize;
             for _ in 0..pieces {
@@ -2329,7 +2899,11 @@ use std::collections::HashMap;
                 source.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
             }
             let (html, _) = render_or_placeholder(&source, Some("staff"), 1);
-            assert!(!html.contains(PARA_MARK), "{source:?} -> {html:?}");
+            // The internal paragraph mark never leaks, unless the source wrote it.
+            assert!(
+                source.contains(PARA_MARK) || !html.contains(PARA_MARK),
+                "{source:?} -> {html:?}"
+            );
             let _ = markdown_to_html(&source);
         }
     }
@@ -2337,32 +2911,59 @@ use std::collections::HashMap;
     #[test]
     fn line_statements() {
         let source = "a\n% if tick >= 2000\nphase two\n% else\nphase one\n% endif\nb\n";
-        assert_eq!(render_jinja(source, None, 2000).ok().as_deref(), Some("a\nphase two\nb"));
-        assert_eq!(render_jinja(source, None, 1000).ok().as_deref(), Some("a\nphase one\nb"));
+        assert_eq!(
+            render_jinja(source, None, 2000).ok().as_deref(),
+            Some("a\nphase two\nb")
+        );
+        assert_eq!(
+            render_jinja(source, None, 1000).ok().as_deref(),
+            Some("a\nphase one\nb")
+        );
         let indented = "  % if group == 'staff'\nsecret\n  % endif\n";
         // Jinja drops one trailing newline of the source, here the `endif` line's.
-        assert_eq!(render_jinja(indented, Some("staff"), 0).ok().as_deref(), Some("secret\n"));
+        assert_eq!(
+            render_jinja(indented, Some("staff"), 0).ok().as_deref(),
+            Some("secret\n")
+        );
         assert_eq!(render_jinja(indented, None, 0).ok().as_deref(), Some(""));
         // Python's Jinja also accepts a trailing colon.
         let colon = "% for i in [1, 2]:\n{{ i }}\n% endfor\n% if group:\ny\n% else:\nn\n% endif";
-        assert_eq!(render_jinja(colon, None, 0).ok().as_deref(), Some("1\n2\nn\n"));
+        assert_eq!(
+            render_jinja(colon, None, 0).ok().as_deref(),
+            Some("1\n2\nn\n")
+        );
         // A colon that is not a body start stays (and is an error, as in Jinja).
         assert!(render_jinja("% set x = 1:\n", None, 0).is_err());
         // `%` not followed by a space is plain text.
-        assert_eq!(render("%d of 100%", None, 0).ok().as_deref(), Some("<p>%d of 100%</p>"));
+        assert_eq!(
+            render("%d of 100%", None, 0).ok().as_deref(),
+            Some("<p>%d of 100%</p>")
+        );
     }
 
     #[test]
     fn autoescape_like_markupsafe() {
-        assert_eq!(render_jinja("{{ \"<b>\" }}", None, 0).ok().as_deref(), Some("&lt;b&gt;"));
         assert_eq!(
-            render_jinja("{{ \"a'b\\\"c/d&\" }}|{{ '<i>'|safe }}|{{ '<x>'|e }}", None, 0).ok().as_deref(),
+            render_jinja("{{ \"<b>\" }}", None, 0).ok().as_deref(),
+            Some("&lt;b&gt;")
+        );
+        assert_eq!(
+            render_jinja(
+                "{{ \"a'b\\\"c/d&\" }}|{{ '<i>'|safe }}|{{ '<x>'|e }}",
+                None,
+                0
+            )
+            .ok()
+            .as_deref(),
             Some("a&#39;b&#34;c/d&amp;|<i>|&lt;x&gt;")
         );
         let html = render("{{ \"<b>\" }} and `{{ \"<b>\" }}`", None, 0).unwrap_or_default();
         assert_eq!(html, "<p>&lt;b&gt; and <code>&amp;lt;b&amp;gt;</code></p>");
         assert_eq!(text_of(&html), "<b> and &lt;b&gt;");
-        assert_eq!(render("{{ group }}", Some("<script>"), 0).ok().as_deref(), Some("<p>&lt;script&gt;</p>"));
+        assert_eq!(
+            render("{{ group }}", Some("<script>"), 0).ok().as_deref(),
+            Some("<p>&lt;script&gt;</p>")
+        );
     }
 
     #[test]
@@ -2371,7 +2972,10 @@ use std::collections::HashMap;
         let player_early = render(source, Some("pku"), 1999).unwrap_or_default();
         assert_eq!(player_early, "<p>before</p>\n<p>after</p>");
         let player = render(source, Some("pku"), 2000).unwrap_or_default();
-        assert_eq!(player, "<p>before</p>\n<div class=\"well\">\n<p>Hint <em>x</em>.</p>\n</div>\n<p>after</p>");
+        assert_eq!(
+            player,
+            "<p>before</p>\n<div class=\"well\">\n<p>Hint <em>x</em>.</p>\n</div>\n<p>after</p>"
+        );
         let guest = render(source, None, 3000).unwrap_or_default();
         assert_eq!(guest, player);
         let staff_early = render(source, Some("staff"), 1000).unwrap_or_default();
@@ -2384,13 +2988,20 @@ use std::collections::HashMap;
         assert_eq!(staff_late, player);
         // The body is Jinja too, and the box works inside line statements.
         let nested = "% if true\n{% call box(tick) %}\nAt {{ tick }}\n{% endcall %}\n% endif\n";
-        assert_eq!(render(nested, None, 7).ok().as_deref(), Some("<div class=\"well\">\n<p>At 7</p>\n</div>"));
+        assert_eq!(
+            render(nested, None, 7).ok().as_deref(),
+            Some("<div class=\"well\">\n<p>At 7</p>\n</div>")
+        );
     }
 
     #[test]
     fn links_open_in_new_tab_except_anchors() {
-        let html = render("[ext](https://example.com/?a=1&b=2) [rel](/x) [anchor](#/game) <https://auto.example>", None, 0)
-            .unwrap_or_default();
+        let html = render(
+            "[ext](https://example.com/?a=1&b=2) [rel](/x) [anchor](#/game) <https://auto.example>",
+            None,
+            0,
+        )
+        .unwrap_or_default();
         assert_eq!(
             html,
             "<p><a target=\"_blank\" rel=\"noopener noreferrer\" href=\"https://example.com/?a=1&amp;b=2\">ext</a> \
@@ -2402,7 +3013,8 @@ use std::collections::HashMap;
         let raw = markdown_to_html("<p><a href=\"https://x.example\">x</a></p>");
         assert_eq!(raw, "<p><a href=\"https://x.example\">x</a></p>");
         // Links inside markdown blocks are Markdown links.
-        let well = markdown_to_html("<div class=\"well\" markdown=\"1\">\n[y](https://y.example)\n</div>");
+        let well =
+            markdown_to_html("<div class=\"well\" markdown=\"1\">\n[y](https://y.example)\n</div>");
         assert_eq!(
             well,
             "<div class=\"well\">\n<p><a target=\"_blank\" rel=\"noopener noreferrer\" href=\"https://y.example\">y</a></p>\n</div>"
@@ -2420,8 +3032,14 @@ use std::collections::HashMap;
             markdown_to_html("<caption>**bold**</caption>"),
             "<p><caption><strong>bold</strong></caption></p>"
         );
-        assert_eq!(markdown_to_html("<center>**bold**</center>"), "<center>**bold**</center>");
-        assert_eq!(markdown_to_html("<span>\n*x*\n</span>"), "<p><span>\n<em>x</em>\n</span></p>");
+        assert_eq!(
+            markdown_to_html("<center>**bold**</center>"),
+            "<center>**bold**</center>"
+        );
+        assert_eq!(
+            markdown_to_html("<span>\n*x*\n</span>"),
+            "<p><span>\n<em>x</em>\n</span></p>"
+        );
         // Nested markdown blocks and raw HTML inside them.
         let nested = markdown_to_html(
             "<div markdown=\"1\" class=\"a\">\n# T\n<div markdown>\n- i\n</div>\n<p>*raw*</p>\n</div>",
@@ -2433,29 +3051,44 @@ use std::collections::HashMap;
         // Fenced code inside a raw block is still highlighted (fences are cut out first).
         let fenced = markdown_to_html("<div>\n```\n<b>\n```\n</div>");
         assert!(fenced.contains("<code>&lt;b&gt;\n</code>"), "{fenced}");
+        // A template cannot forge a stash placeholder to repeat a stashed block.
+        let forged =
+            markdown_to_html("```\nx\n```\n\n<div>\n<!--\u{2}gs-md-stash-0\u{3}-->\n</div>");
+        assert_eq!(forged.matches("codehilite").count(), 1, "{forged}");
         assert_eq!(markdown_to_html("#Title"), "<h1>Title</h1>");
         // A list needs a blank line before it; `1)` is never a list marker.
         assert_eq!(
             markdown_to_html("**Note:**\n- a\n1. b\n\n- c\n- d\n\n1) e"),
             "<p><strong>Note:</strong>\n- a\n1. b</p>\n<ul>\n<li>c</li>\n<li>d</li>\n</ul>\n<p>1) e</p>"
         );
-        assert_eq!(markdown_to_html("text\n---\n\n* * *"), "<h2>text</h2>\n<hr>");
+        assert_eq!(
+            markdown_to_html("text\n---\n\n* * *"),
+            "<h2>text</h2>\n<hr>"
+        );
         // The same inside a quote; nesting takes 4 spaces; a table row may look like a list.
         assert_eq!(
             markdown_to_html("> Note:\n> - a\n> - b"),
             "<blockquote>\n<p>Note:\n- a\n- b</p>\n</blockquote>"
         );
         assert_eq!(
-            text_of(&markdown_to_html("- Flag 1:\n    - sub one\n    - sub two\n- Flag 2")),
+            text_of(&markdown_to_html(
+                "- Flag 1:\n    - sub one\n    - sub two\n- Flag 2"
+            )),
             "Flag 1: sub one sub two Flag 2"
         );
-        assert!(markdown_to_html("- a\n\n    para in a\n\n        code in a").contains("<code>code in a\n"));
+        assert!(
+            markdown_to_html("- a\n\n    para in a\n\n        code in a")
+                .contains("<code>code in a\n")
+        );
         assert_eq!(
             markdown_to_html("Title\n=====\n- after heading"),
             "<h1>Title</h1>\n<ul>\n<li>after heading</li>\n</ul>"
         );
         let table = markdown_to_html("a | b\n--|--\n- x | `p|q`");
-        assert!(table.contains("<td>- x</td>\n<td><code>p|q</code></td>"), "{table}");
+        assert!(
+            table.contains("<td>- x</td>\n<td><code>p|q</code></td>"),
+            "{table}"
+        );
         assert_eq!(markdown_to_html("a  \nb\n\n---"), "<p>a<br>\nb</p>\n<hr>");
     }
 
@@ -2467,11 +3100,17 @@ use std::collections::HashMap;
             "<div class=\"codehilite\" style=\"background: #f8f8f8\"><pre style=\"line-height: 125%;\"><span></span><code>a &lt; b\n</code></pre></div>"
         );
         let indented = markdown_to_html("text\n\n    :::python\n    def f(): pass\n");
-        assert!(indented.contains("<span style=\"color: #008000; font-weight: bold\">def</span>"), "{indented}");
+        assert!(
+            indented.contains("<span style=\"color: #008000; font-weight: bold\">def</span>"),
+            "{indented}"
+        );
         assert!(!indented.contains(":::"), "{indented}");
         let shebang = markdown_to_html("    #!/bin/sh\n    echo hi\n");
         // A real shebang stays in the code and, as in CodeHilite, turns on line numbers.
-        assert!(text_of(&shebang).starts_with("1 2#!/bin/sh echo hi"), "{shebang}");
+        assert!(
+            text_of(&shebang).starts_with("1 2#!/bin/sh echo hi"),
+            "{shebang}"
+        );
         let attrs = markdown_to_html("~~~{.rust .extra}\nfn main() {}\n~~~");
         assert!(attrs.contains("<span"), "{attrs}");
         // Python-Markdown needs the closing fence to match exactly; else no code block.
@@ -2483,16 +3122,33 @@ use std::collections::HashMap;
     #[ignore = "timing; run with --release -- --ignored --nocapture"]
     fn render_is_fast() {
         let dump = load("running.contest.json");
-        let source = dump["tables"]["challenge"][0]["desc_template"].as_str().unwrap_or_default().to_owned();
-        let _ = render(&source, Some("staff"), 2000);
-        let runs = 2000u32;
+        let golden = dump["tables"]["challenge"][0]["desc_template"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        // A long real-world shape: prose, a hint box with a list, a table, 40 lines of code.
+        let code: String = (0..40)
+            .map(|i| format!("    x{i} = f(\"{i}\")  # c\n"))
+            .collect();
+        let long = format!(
+            "# Title\n\n{}\n\n{{% call box(2000) %}}\n**提示：**\n\n- a [l](https://x.example)\n- b\n\
+             {{% endcall %}}\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\ndef f(x):\n{code}```\n",
+            "Some *text* with `code`, **bold** and a [link](https://example.com). ".repeat(20)
+        );
         let started = std::time::Instant::now();
-        for i in 0..runs {
-            let group = if i % 2 == 0 { Some("staff") } else { None };
-            let _ = render(&source, group, 2000);
+        let _ = render(&golden, Some("staff"), 2000);
+        println!("first render (environment build): {:?}", started.elapsed());
+        for (name, source) in [("golden", &golden), ("long", &long)] {
+            let _ = render(source, Some("staff"), 2000);
+            let runs = 1000u32;
+            let started = std::time::Instant::now();
+            for i in 0..runs {
+                let group = if i % 2 == 0 { Some("staff") } else { None };
+                let _ = render(source, group, 2000);
+            }
+            let each = started.elapsed() / runs;
+            println!("render {name} ({} bytes): {each:?}", source.len());
+            assert!(each < std::time::Duration::from_millis(1));
         }
-        let each = started.elapsed() / runs;
-        println!("render: {each:?} per challenge description");
-        assert!(each < std::time::Duration::from_millis(1));
     }
 }

@@ -1,6 +1,7 @@
 //! The SQL side: connecting to SQLite, MySQL/MariaDB or PostgreSQL, migrations, loading
 //! every row at start-up, the reducer's writes, and dump import/export (schema.md).
 
+mod batch;
 mod db;
 mod dump;
 mod schema;
@@ -21,6 +22,7 @@ use crate::rows::{
     AnnouncementRow, ChallengeRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, Tables,
     TriggerRow, UserProfileRow, UserRow,
 };
+pub use batch::WriteBatch;
 pub use db::Engine;
 use db::{Pools, Tx, Val};
 pub use schema::LATEST_VERSION;

@@ -1,0 +1,106 @@
+//! Write batches: several writes in one transaction, so that the reducer can commit a
+//! burst of actions at once and answer them only after the commit.
+
+use super::db::{Tx, Val};
+use super::tables::TableRow;
+use super::{found, insert_sql, link_profile, Context, Result, Store};
+use crate::rows::{FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
+
+/// An open transaction collecting writes; nothing is visible before [`WriteBatch::commit`].
+pub struct WriteBatch {
+    tx: Tx,
+}
+
+impl std::fmt::Debug for WriteBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteBatch")
+    }
+}
+
+impl Store {
+    /// Starts a batch of writes.
+    pub async fn write_batch(&self) -> Result<WriteBatch> {
+        Ok(WriteBatch {
+            tx: self.begin("writing a batch").await?,
+        })
+    }
+}
+
+impl WriteBatch {
+    async fn insert_new<T: TableRow>(&mut self, row: &T) -> Result<i64> {
+        let (sql, vals) = insert_sql::<T>(self.tx.engine(), row.values());
+        self.tx
+            .insert(&sql, &vals)
+            .await
+            .ctx(|| format!("inserting into table `{}`", T::TABLE))
+    }
+
+    /// Inserts a submission (its `id` is ignored); returns the new id.
+    pub async fn insert_submission(&mut self, row: &SubmissionRow) -> Result<i64> {
+        self.insert_new(row).await
+    }
+
+    /// Inserts feedback (its `id` is ignored); returns the new id.
+    pub async fn insert_feedback(&mut self, row: &FeedbackRow) -> Result<i64> {
+        self.insert_new(row).await
+    }
+
+    /// Inserts a user and its first profile and links them; returns `(user_id, profile_id)`.
+    pub async fn insert_user(
+        &mut self,
+        user: &UserRow,
+        profile: &UserProfileRow,
+    ) -> Result<(i64, i64)> {
+        let mut vals = user.values();
+        // profile_id: linked after the profile exists (the foreign keys form a cycle).
+        vals[8] = Val::OptInt(None);
+        let (sql, vals) = insert_sql::<UserRow>(self.tx.engine(), vals);
+        let user_id = self
+            .tx
+            .insert(&sql, &vals)
+            .await
+            .ctx(|| format!("inserting user `{}`", user.login_key))?;
+        let profile_id = link_profile(&mut self.tx, user_id, profile).await?;
+        Ok((user_id, profile_id))
+    }
+
+    /// Inserts a new profile of `user_id` and points the user at it; returns its id.
+    pub async fn insert_profile_and_link(
+        &mut self,
+        user_id: i64,
+        profile: &UserProfileRow,
+    ) -> Result<i64> {
+        link_profile(&mut self.tx, user_id, profile).await
+    }
+
+    /// Replaces a user row (every column) by its id.
+    pub async fn update_user(&mut self, user: &UserRow) -> Result<()> {
+        let e = self.tx.engine();
+        let sets: Vec<String> = UserRow::COLUMNS[1..]
+            .iter()
+            .map(|c| format!("{} = ?", e.quote(c)))
+            .collect();
+        let sql = e.sql(&format!(
+            "UPDATE {} SET {} WHERE id = ?",
+            e.quote(UserRow::TABLE),
+            sets.join(", ")
+        ));
+        let mut vals = user.values();
+        vals.remove(0);
+        vals.push(Val::Int(user.id));
+        let n = self
+            .tx
+            .exec(&sql, &vals)
+            .await
+            .ctx(|| format!("updating user {}", user.id))?;
+        found(n, "user", user.id)
+    }
+
+    /// Makes every write of the batch durable at once.
+    pub async fn commit(self) -> Result<()> {
+        self.tx
+            .commit()
+            .await
+            .ctx(|| "committing a batch of writes".to_owned())
+    }
+}
