@@ -28,3 +28,4 @@ pub mod rules;
 pub mod state;
 pub mod store;
 pub mod token;
+pub mod worker;

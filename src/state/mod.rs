@@ -6,6 +6,7 @@ pub mod announcement;
 pub mod answers;
 pub mod board;
 pub mod challenge;
+pub mod change;
 pub mod flag;
 pub mod game;
 pub mod policy;
@@ -18,5 +19,6 @@ pub mod trigger;
 pub mod uid_index;
 pub mod user;
 
+pub use change::Change;
 pub use game::{Game, GameOptions, RowProblem};
 pub use push::PushMessage;

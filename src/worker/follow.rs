@@ -1,0 +1,220 @@
+//! The worker's follower task: says hello, waits for a SYNC, loads the game from the
+//! database, then applies the reducer's events in order; any gap, restart or silence
+//! makes it drop the game (NO_GAME) and load again. Also sends the heartbeats.
+
+use super::WorkerShared;
+use crate::glitter::{
+    Action, Event, EventKind, EventSubscriber, SyncDecision, SyncTracker, Telemetry,
+    PROTOCOL_VERSION,
+};
+use crate::state::{Change, Game, GameOptions};
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a worker reports its telemetry to the reducer.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Settings of the game that come from the configuration.
+pub fn game_options(shared: &WorkerShared) -> GameOptions {
+    GameOptions {
+        admins: shared.config.admin.uids.iter().copied().collect(),
+        ..GameOptions::default()
+    }
+}
+
+/// This worker's id in the reducer's telemetry.
+pub fn worker_id(shared: &WorkerShared) -> String {
+    format!("worker-{}", shared.index)
+}
+
+async fn hello(shared: &WorkerShared) -> anyhow::Result<()> {
+    let reply = shared
+        .actions()
+        .call(Action::WorkerHello {
+            worker_id: worker_id(shared),
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+        })
+        .await?;
+    match reply.error_msg {
+        None => Ok(()),
+        Some(e) => anyhow::bail!("the reducer refused this worker: {e}"),
+    }
+}
+
+/// Sends one heartbeat with the current telemetry.
+pub async fn heartbeat(shared: &WorkerShared) {
+    let telemetry = shared.read(|g| (g.cur_tick, g.users.len() as u64, g.submissions.len() as u64));
+    let (tick, n_users, n_submissions) = telemetry.unwrap_or((0, 0, 0));
+    let t = Telemetry {
+        state_counter: shared.applied_counter(),
+        tick,
+        game_available: telemetry.is_some(),
+        n_users,
+        n_submissions,
+        ws_online_uids: shared.ws.users.load(std::sync::atomic::Ordering::Relaxed),
+        ws_online_clients: shared.ws_clients(),
+        extra: Default::default(),
+    };
+    let action = Action::WorkerHeartbeat {
+        worker_id: worker_id(shared),
+        telemetry: t,
+    };
+    if let Err(e) = shared.actions().call(action).await {
+        tracing::warn!("heartbeat to the reducer failed: {e}");
+    }
+}
+
+async fn load(
+    shared: &WorkerShared,
+    store: &Store,
+    state_counter: u64,
+    tick: i64,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (tables, problems) = store.load_all().await?;
+    let options = game_options(shared);
+    let game = tokio::task::spawn_blocking(move || Game::build(tables, tick, options)).await?;
+    shared.install(game, state_counter);
+    tracing::info!(
+        "worker {}: game loaded at state counter {state_counter}, tick {tick} in {:?} ({} rows skipped)",
+        shared.index,
+        started.elapsed(),
+        problems.len()
+    );
+    Ok(())
+}
+
+/// Applies one event to the game; returns false when the worker must resynchronize.
+fn apply(shared: &WorkerShared, event: Event) -> bool {
+    let counter = event.state_counter;
+    match event.kind {
+        EventKind::Sync => {
+            let stale = shared.read(|g| g.cur_tick != event.tick).unwrap_or(true);
+            if stale {
+                tracing::warn!(
+                    "worker {}: SYNC says tick {}, resynchronizing",
+                    shared.index,
+                    event.tick
+                );
+                return false;
+            }
+            true
+        }
+        EventKind::Push => {
+            if let Some(p) = event.push {
+                let _ = shared.pushes.send(Arc::new(p));
+            }
+            true
+        }
+        _ => {
+            let change: Option<Change> = match (&event.kind, event.data) {
+                (EventKind::TickUpdate, None) => Some(Change::TickUpdate { tick: event.tick }),
+                (_, Some(data)) => serde_json::from_value(data).ok(),
+                (_, None) => None,
+            };
+            let Some(change) = change else {
+                tracing::warn!(
+                    "worker {}: event {:?} #{counter} without usable data, resynchronizing",
+                    shared.index,
+                    event.kind
+                );
+                return false;
+            };
+            let result = shared.write(|g| g.as_mut().map(|game| change.apply(game)));
+            match result {
+                Some(Ok(pushes)) => {
+                    for p in pushes {
+                        let _ = shared.pushes.send(Arc::new(p));
+                    }
+                }
+                // Already in the loaded snapshot (the load raced the event): nothing to do.
+                Some(Err(e)) => {
+                    tracing::debug!("worker {}: event #{counter} not applied: {e}", shared.index)
+                }
+                None => return false,
+            }
+            shared.set_applied(counter);
+            true
+        }
+    }
+}
+
+/// Follows the reducer until `shutdown` resolves. Errors are logged and retried.
+pub async fn run(
+    shared: Arc<WorkerShared>,
+    store: Store,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let event_addr = shared.config.glitter.event_addr.clone();
+    let mut heartbeat_timer = tokio::time::interval(HEARTBEAT_INTERVAL);
+    'connect: loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        shared.write(|g| *g = None);
+        let mut subscriber = match EventSubscriber::connect(&event_addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(
+                    "worker {}: cannot subscribe to {event_addr}: {e}; retrying",
+                    shared.index
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = hello(&shared).await {
+            tracing::warn!("worker {}: {e}; retrying", shared.index);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let mut tracker = SyncTracker::default();
+        loop {
+            let deadline = tracker
+                .deadline()
+                .unwrap_or_else(|| Instant::now() + crate::glitter::DEFAULT_SYNC_TIMEOUT);
+            let decision = tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = heartbeat_timer.tick() => {
+                    heartbeat(&shared).await;
+                    continue;
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => tracker.check_timeout(Instant::now()),
+                event = subscriber.recv() => match event {
+                    Ok(event) => Some(tracker.on_event(event, Instant::now())),
+                    Err(e) => {
+                        tracing::warn!("worker {}: event stream failed: {e}; reconnecting", shared.index);
+                        continue 'connect;
+                    }
+                },
+            };
+            match decision {
+                None | Some(SyncDecision::Skip) => {}
+                Some(SyncDecision::Load {
+                    state_counter,
+                    tick,
+                }) => {
+                    if let Err(e) = load(&shared, &store, state_counter, tick).await {
+                        tracing::error!(
+                            "worker {}: cannot load the game: {e:#}; retrying",
+                            shared.index
+                        );
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue 'connect;
+                    }
+                }
+                Some(SyncDecision::Apply(event)) => {
+                    if !apply(&shared, event) {
+                        continue 'connect;
+                    }
+                }
+                Some(SyncDecision::Resync(reason)) => {
+                    tracing::warn!("worker {}: resynchronizing: {reason:?}", shared.index);
+                    // A fresh subscriber also avoids the socket's slow reconnect backoff.
+                    continue 'connect;
+                }
+            }
+        }
+    }
+}

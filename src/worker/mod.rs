@@ -1,0 +1,121 @@
+//! The worker: a full copy of the game state that follows the reducer's events and serves
+//! the player HTTP API and WebSocket push from RAM, forwarding actions to the reducer.
+
+pub mod follow;
+
+use crate::config::Config;
+use crate::glitter::{Action, ActionClient, ActionReply, GlitterError};
+use crate::state::{Game, PushMessage};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// How long a request waits for its own action to come back as an event.
+pub const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an action could not be performed.
+#[derive(Debug, thiserror::Error)]
+pub enum PerformError {
+    /// The reducer could not be reached or did not answer.
+    #[error("{0}")]
+    Glitter(#[from] GlitterError),
+    /// The reducer answered but this worker did not see the change in time.
+    #[error("the change was not received from the reducer within {0:?}")]
+    NotApplied(Duration),
+}
+
+/// Live WebSocket figures for the heartbeat telemetry.
+#[derive(Debug, Default)]
+pub struct WsStats {
+    /// Open WebSocket connections.
+    pub clients: AtomicU64,
+    /// Users with at least one open connection.
+    pub users: AtomicU64,
+}
+
+/// What every HTTP handler of a worker shares.
+#[derive(Debug)]
+pub struct WorkerShared {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// This worker's index (it listens on api port + index).
+    pub index: u16,
+    /// The game; `None` while (re)synchronizing, when data endpoints answer NO_GAME.
+    game: RwLock<Option<Game>>,
+    applied: watch::Sender<u64>,
+    actions: ActionClient,
+    /// Push messages for the WebSocket connections.
+    pub pushes: broadcast::Sender<Arc<PushMessage>>,
+    /// WebSocket figures.
+    pub ws: WsStats,
+}
+
+impl WorkerShared {
+    /// A worker with no game yet, forwarding actions through `actions`.
+    pub fn new(config: Arc<Config>, index: u16, actions: ActionClient) -> WorkerShared {
+        WorkerShared {
+            config,
+            index,
+            game: RwLock::new(None),
+            applied: watch::Sender::new(0),
+            actions,
+            pushes: broadcast::channel(1024).0,
+            ws: WsStats::default(),
+        }
+    }
+
+    /// Reads the game: `None` while there is no synchronized state (answer NO_GAME).
+    /// Never hold the result across an await; the closure keeps that honest.
+    pub fn read<R>(&self, f: impl FnOnce(&Game) -> R) -> Option<R> {
+        let guard = self.game.read().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().map(f)
+    }
+
+    /// Changes the game (the follower task only).
+    pub(crate) fn write<R>(&self, f: impl FnOnce(&mut Option<Game>) -> R) -> R {
+        let mut guard = self.game.write().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    /// Installs a freshly loaded game at `counter` (the follower after a load; tests).
+    pub fn install(&self, game: Game, counter: u64) {
+        self.write(|g| *g = Some(game));
+        self.set_applied(counter);
+    }
+
+    /// The state counter of the applied events.
+    pub fn applied_counter(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    pub(crate) fn set_applied(&self, counter: u64) {
+        self.applied.send_replace(counter);
+    }
+
+    /// Forwards an action to the reducer, then waits until this worker has applied the
+    /// resulting change, so that the caller reads its own write.
+    pub async fn perform(&self, action: Action) -> Result<ActionReply, PerformError> {
+        let reply = self.actions.call(action).await?;
+        let target = reply.state_counter;
+        let mut rx = self.applied.subscribe();
+        let applied = tokio::time::timeout(READ_YOUR_WRITES_TIMEOUT, async {
+            rx.wait_for(|&c| c >= target).await.is_ok()
+        })
+        .await;
+        match applied {
+            Ok(true) => Ok(reply),
+            _ => Err(PerformError::NotApplied(READ_YOUR_WRITES_TIMEOUT)),
+        }
+    }
+
+    /// The action client (for heartbeats and hello).
+    pub fn actions(&self) -> &ActionClient {
+        &self.actions
+    }
+
+    /// Open WebSocket connections.
+    pub fn ws_clients(&self) -> u64 {
+        self.ws.clients.load(Ordering::Relaxed)
+    }
+}
