@@ -109,6 +109,7 @@ fn user(rng: &mut StdRng, id: i64, start_ms: i64) -> (UserRow, UserProfileRow) {
     let login_key = match group {
         "pku" => format!("iaaa:{id:010}"),
         "thu" => format!("carsi:{:032x}", id),
+        "staff" if id == 1 => "manual:admin".to_owned(),
         "staff" => format!("manual:staff{id}"),
         _ => format!("github:{}", 1000 + id),
     };

@@ -23,8 +23,10 @@
 pub mod config;
 pub mod demo;
 pub mod glitter;
+pub mod reducer;
 pub mod rows;
 pub mod rules;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod token;

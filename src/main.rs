@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -50,6 +51,17 @@ enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Print a new token-signing key pair.
+    Keygen,
+    /// Print the player token of a uid, signed with the configured key.
+    Token {
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The user id.
+        #[arg(long)]
+        uid: i64,
+    },
 }
 
 /// `gs db …`
@@ -114,10 +126,41 @@ fn report(e: anyhow::Error) -> ExitCode {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Serve(c) => not_yet("serve", &c),
-        Command::Reducer(c) => not_yet("reducer", &c),
-        Command::Worker { config, index: _ } => not_yet("worker", &config),
+        Command::Serve(c) => {
+            let config = Arc::new(Config::load(c.config.as_deref())?);
+            gs::serve::run_all(config).await
+        }
+        Command::Reducer(c) => {
+            let config = Arc::new(Config::load(c.config.as_deref())?);
+            let (_tasks_tx, tasks_rx) = tokio::sync::mpsc::channel(16);
+            gs::serve::run_reducer(config, tasks_rx, gs::serve::shutdown_signal()).await
+        }
+        Command::Worker { config, index } => {
+            let config = Arc::new(Config::load(config.config.as_deref())?);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                gs::serve::shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            gs::serve::run_worker(config, index, stop_rx).await
+        }
         Command::Police(c) => not_yet("police", &c),
+        Command::Keygen => {
+            let seed = gs::token::new_seed_base64();
+            let signer = gs::token::TokenSigner::from_base64(&seed).map_err(anyhow::Error::msg)?;
+            use base64::Engine as _;
+            let public =
+                base64::engine::general_purpose::STANDARD.encode(signer.verifying_key().as_bytes());
+            println!("token_signing_key = \"{seed}\"   # [secrets], keep private");
+            println!("verify_key = \"{public}\"   # give to challenge servers");
+            Ok(())
+        }
+        Command::Token { config, uid } => {
+            let config = Config::load(config.config.as_deref())?;
+            let signer = gs::token::TokenSigner::from_seed(config.token_signing_seed());
+            println!("{}", signer.sign(uid));
+            Ok(())
+        }
         Command::Db(DbCommand::Migrate(c)) => {
             let store = open(&c).await?;
             drop(store);
@@ -151,7 +194,7 @@ async fn run(command: Command) -> Result<()> {
     }
 }
 
-/// The commands other issues are building: check the configuration, then say so.
+/// The commands another issue is building: check the configuration, then say so.
 fn not_yet(name: &str, c: &ConfigArg) -> Result<()> {
     Config::load(c.config.as_deref())?;
     bail!("`gs {name}` is not part of this build yet\n  help: `gs db migrate|import|export` work today")

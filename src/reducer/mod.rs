@@ -1,0 +1,236 @@
+//! The reducer: the single writer. It validates actions against its own game, writes the
+//! raw rows (one transaction per burst of actions, committed before any reply), applies
+//! each change to its game, publishes it, and owns the tick clock and the health check.
+
+pub mod actions;
+pub mod health;
+
+use crate::config::Config;
+use crate::glitter::{Action, ActionReply};
+use crate::glitter::{ActionServer, Event, EventKind, EventPublisher, Responder, SYNC_INTERVAL};
+use crate::state::{Change, Game, GameOptions};
+use crate::store::Store;
+use crate::token::TokenSigner;
+use health::Health;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most actions committed in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// Seconds since the epoch.
+pub fn now_s() -> i64 {
+    now_ms() / 1000
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A request to look at or change the reducer's game from inside its task (admin panel).
+pub type GameTask = Box<dyn FnOnce(&mut Reducer) + Send>;
+
+/// The reducer's state: owned by its one task.
+pub struct Reducer {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The database.
+    pub store: Store,
+    /// The game as the reducer sees it (identical to every synchronized worker's).
+    pub game: Game,
+    /// State counter: +1 per change.
+    pub counter: u64,
+    epoch: u64,
+    publisher: EventPublisher,
+    /// Signs the player tokens of new users.
+    pub signer: TokenSigner,
+    /// Worker telemetry and liveness.
+    pub health: Health,
+}
+
+impl std::fmt::Debug for Reducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reducer")
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Game settings from the configuration.
+pub fn game_options(config: &Config) -> GameOptions {
+    GameOptions {
+        admins: config.admin.uids.iter().copied().collect(),
+        ..GameOptions::default()
+    }
+}
+
+impl Reducer {
+    /// Connects to the database, migrates, loads the game and binds the glitter sockets.
+    pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
+        let store = Store::connect(&config.database.url).await?;
+        store.migrate().await?;
+        let started = Instant::now();
+        let (tables, problems) = store.load_all().await?;
+        let tick = crate::state::trigger::Timeline::new(tables.trigger.clone()).tick_at(now_s());
+        let options = game_options(&config);
+        let game = tokio::task::spawn_blocking(move || Game::build(tables, tick, options)).await?;
+        tracing::info!(
+            "reducer: loaded {} users, {} submissions at tick {tick} in {:?} ({} bad rows skipped)",
+            game.users.len(),
+            game.submissions.len(),
+            started.elapsed(),
+            problems.len() + game.problems.len()
+        );
+        let server =
+            ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
+        let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;
+        let signer = TokenSigner::from_seed(config.token_signing_seed());
+        let reducer = Reducer {
+            config,
+            store,
+            game,
+            counter: 0,
+            epoch: rand::random::<u64>() | 1,
+            publisher,
+            signer,
+            health: Health::default(),
+        };
+        Ok((reducer, server))
+    }
+
+    /// Publishes an event stamped with this reducer's epoch; a failure is logged.
+    async fn publish(&self, event: Event) {
+        let (kind, counter) = (event.kind, event.state_counter);
+        if let Err(e) = self.publisher.publish(&event.with_epoch(self.epoch)).await {
+            tracing::error!("reducer: cannot publish {kind:?} #{counter}: {e}");
+        }
+    }
+
+    /// Publishes the current counter and tick (workers resynchronize from it).
+    pub async fn publish_sync(&self) {
+        self.publish(Event::sync(self.counter, self.game.cur_tick))
+            .await;
+    }
+
+    /// Applies a committed change to the reducer's game and publishes it.
+    pub async fn commit_change(&mut self, change: Change) -> u64 {
+        let kind = event_kind(&change);
+        let id = change.id();
+        let data = serde_json::to_value(&change).ok();
+        if let Err(e) = change.apply(&mut self.game) {
+            tracing::error!(
+                "reducer: change {kind:?} #{id} did not apply to the reducer's game: {e}"
+            );
+        }
+        self.counter += 1;
+        let mut event = Event::new(kind, self.counter, id);
+        if kind == EventKind::TickUpdate {
+            event.tick = id;
+        }
+        event.data = data;
+        self.publish(event).await;
+        self.counter
+    }
+
+    /// Moves the game to the tick of the clock, if it changed.
+    async fn update_tick(&mut self) {
+        let tick = self.game.timeline.tick_at(now_s());
+        if tick != self.game.cur_tick {
+            tracing::info!("reducer: tick {} -> {tick}", self.game.cur_tick);
+            self.commit_change(Change::TickUpdate { tick }).await;
+            self.publish_sync().await;
+        }
+    }
+
+    /// When the clock must look again: just after the next trigger, at most 10 s away.
+    fn next_tick_check(&self) -> tokio::time::Instant {
+        let now = now_s();
+        let wait = match self.game.timeline.next_after(now) {
+            Some(t) => {
+                Duration::from_millis(((t.timestamp_s - now) * 1000 + 200).clamp(200, 10_000) as u64)
+            }
+            None => Duration::from_secs(10),
+        };
+        tokio::time::Instant::now() + wait
+    }
+
+    /// Handles a burst of actions: one transaction, then replies and events.
+    async fn handle_batch(&mut self, batch: Vec<(Action, Responder)>) {
+        let outcomes = actions::run_batch(self, batch.iter().map(|(a, _)| a)).await;
+        let published_up_to = self.counter;
+        for ((_, responder), outcome) in batch.into_iter().zip(outcomes) {
+            let reply = match outcome {
+                Ok(reply) => reply,
+                Err(msg) => ActionReply::error(msg, published_up_to),
+            };
+            if let Err(e) = responder.reply(reply).await {
+                tracing::warn!("reducer: cannot answer an action: {e}");
+            }
+        }
+        self.publish_sync().await;
+    }
+
+    /// Serves until `shutdown` resolves; fails when every worker is dead (health check).
+    pub async fn run(
+        mut self,
+        mut server: ActionServer,
+        mut tasks: tokio::sync::mpsc::Receiver<GameTask>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::pin!(shutdown);
+        let mut sync_timer = tokio::time::interval(SYNC_INTERVAL);
+        let mut health_timer = tokio::time::interval(health::CHECK_INTERVAL);
+        let mut next_tick = self.next_tick_check();
+        self.publish_sync().await;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => {
+                    tracing::info!("reducer: shutting down");
+                    self.store.close().await;
+                    return Ok(());
+                }
+                action = server.recv() => {
+                    let Some(first) = action else {
+                        anyhow::bail!("the glitter action server stopped");
+                    };
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match server.try_recv() {
+                            Some(more) => batch.push(more),
+                            None => break,
+                        }
+                    }
+                    self.handle_batch(batch).await;
+                }
+                task = tasks.recv() => {
+                    if let Some(task) = task {
+                        task(&mut self);
+                    }
+                }
+                _ = tokio::time::sleep_until(next_tick) => {
+                    self.update_tick().await;
+                    next_tick = self.next_tick_check();
+                }
+                _ = sync_timer.tick() => self.publish_sync().await,
+                _ = health_timer.tick() => self.health.check(Instant::now())?,
+            }
+        }
+    }
+}
+
+/// The event kind that announces a change.
+pub fn event_kind(change: &Change) -> EventKind {
+    match change {
+        Change::NewSubmission { .. } => EventKind::NewSubmission,
+        Change::UpdateSubmission { .. } => EventKind::UpdateSubmission,
+        Change::UpdateUser { .. } => EventKind::UpdateUser,
+        Change::UpdateChallenge { .. } => EventKind::UpdateChallenge,
+        Change::ReloadTrigger { .. } => EventKind::ReloadTrigger,
+        Change::ReloadGamePolicy { .. } => EventKind::ReloadGamePolicy,
+        Change::UpdateAnnouncement { .. } => EventKind::UpdateAnnouncement,
+        Change::TickUpdate { .. } => EventKind::TickUpdate,
+    }
+}

@@ -1,0 +1,149 @@
+//! Process entry points: the reducer, one API worker, and `serve`, which runs the reducer
+//! and N workers in one process, each in its own task, talking over glitter exactly as
+//! separate processes would. All stop cleanly on Ctrl-C or SIGTERM.
+
+use crate::config::Config;
+use crate::glitter::ActionClient;
+use crate::reducer::{GameTask, Reducer};
+use crate::store::Store;
+use crate::worker::{follow, WorkerShared};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Fills an empty database with the demo contest (never touches one that holds data).
+pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database.url).await?;
+    store.migrate().await?;
+    if store.is_empty().await? {
+        let now = crate::reducer::now_s();
+        let shape = crate::demo::ContestShape {
+            seed: 2026,
+            start_s: now - 86_400,
+            ..crate::demo::ContestShape::default()
+        };
+        let dump = crate::rows::Dump {
+            tables: crate::demo::generate(&shape),
+        };
+        store.import(&dump, false).await?;
+        tracing::info!(
+            "the database was empty: loaded the demo contest ({} users, {} submissions); log in as the admin at /service/auth/manual?identity=admin",
+            dump.tables.user.len(),
+            dump.tables.submission.len()
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The address worker `index` listens on: api port + index.
+pub fn worker_addr(config: &Config, index: u16) -> anyhow::Result<SocketAddr> {
+    let mut addr = config.api.listen;
+    let port = addr.port().checked_add(index).with_context(|| {
+        format!(
+            "api.listen port {} + worker index {index} overflows",
+            addr.port()
+        )
+    })?;
+    addr.set_port(port);
+    Ok(addr)
+}
+
+/// Runs the reducer until `shutdown`; fails loudly when it cannot serve.
+pub async fn run_reducer(
+    config: Arc<Config>,
+    tasks: mpsc::Receiver<GameTask>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (reducer, server) = Reducer::start(config).await?;
+    reducer.run(server, tasks, shutdown).await
+}
+
+/// Runs API worker `index` until `shutdown` flips to true.
+pub async fn run_worker(
+    config: Arc<Config>,
+    index: u16,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let addr = worker_addr(&config, index)?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("worker {index} cannot listen on {addr} (api.listen + {index})")
+    })?;
+    let store = Store::connect(&config.database.url).await?;
+    let actions =
+        ActionClient::connect(&config.glitter.action_addr, config.glitter.token.expose()).await?;
+    let shared = Arc::new(WorkerShared::new(config, index, actions));
+    let follower = tokio::spawn(follow::run(shared.clone(), store, shutdown.clone()));
+    tracing::info!("worker {index} listening on http://{addr}");
+    let mut stop = shutdown.clone();
+    let result = crate::worker::http::serve(shared, listener, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
+    follower.abort();
+    result
+}
+
+/// `gs serve`: the reducer and `api.workers` workers in one process.
+pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
+    seed_demo_if_empty(&config).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (_tasks_tx, tasks_rx) = mpsc::channel(16);
+    let mut reducer_stop = stop_rx.clone();
+    let reducer = tokio::spawn(run_reducer(config.clone(), tasks_rx, async move {
+        let _ = reducer_stop.wait_for(|s| *s).await;
+    }));
+    let mut workers = Vec::new();
+    for index in 0..config.api.workers {
+        workers.push(tokio::spawn(run_worker(
+            config.clone(),
+            index,
+            stop_rx.clone(),
+        )));
+    }
+    let mut reducer = reducer;
+    let outcome = tokio::select! {
+        _ = shutdown_signal() => Ok(()),
+        r = &mut reducer => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.context("the reducer stopped")),
+            Err(e) => Err(anyhow::anyhow!("the reducer task crashed: {e}")),
+        },
+    };
+    let _ = stop_tx.send(true);
+    for w in workers {
+        match w.await {
+            Ok(Err(e)) => tracing::error!("worker: {e:#}"),
+            Err(e) => tracing::error!("worker task crashed: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+    if !reducer.is_finished() {
+        let _ = reducer.await;
+    }
+    outcome
+}
