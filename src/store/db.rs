@@ -368,3 +368,23 @@ impl Tx {
 fn id_from_u64(id: u64) -> Result<i64, sqlx::Error> {
     i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Engine;
+
+    #[test]
+    fn placeholders_and_quotes_per_engine() {
+        let q = "UPDATE `user` SET a = ?, b = ? WHERE id = ?";
+        assert_eq!(Engine::MySql.sql(q), q);
+        assert_eq!(Engine::Sqlite.sql(q), q);
+        assert_eq!(
+            Engine::Postgres.sql(q),
+            "UPDATE `user` SET a = $1, b = $2 WHERE id = $3"
+        );
+        assert_eq!(Engine::MySql.quote("key"), "`key`");
+        assert_eq!(Engine::Postgres.quote("group"), "\"group\"");
+        assert_eq!(Engine::Postgres.placeholder(7), "$7");
+        assert_eq!(Engine::Sqlite.placeholder(7), "?");
+    }
+}

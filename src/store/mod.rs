@@ -168,7 +168,7 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             let file = opts.get_filename().to_path_buf();
             // `load_all` opens the file itself, which a private in-memory database is not.
-            if file.as_os_str() == ":memory:" || url.contains("mode=memory") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
                 return Err(StoreError::InMemory(shown));
             }
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -531,4 +531,43 @@ async fn load_table<T: TableRow>(tx: &mut Tx, problems: &mut Vec<RowProblem>) ->
     .await
     .ctx(|| format!("reading table `{}`", T::TABLE))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact_url("mysql://root:pw@h:3306/db"),
+            "mysql://root:***@h:3306/db"
+        );
+        assert_eq!(redact_url("postgres://a:b:c@h/db"), "postgres://a:***@h/db");
+        assert_eq!(
+            redact_url("postgres://postgres@h/db"),
+            "postgres://postgres@h/db"
+        );
+        assert_eq!(redact_url("sqlite://data/gs.db"), "sqlite://data/gs.db");
+    }
+
+    #[tokio::test]
+    async fn refuses_unknown_and_in_memory_urls() {
+        let e = Store::connect("oracle://x:secret@h/db")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unsupported") && !e.contains("secret") && e.contains("help"),
+            "{e}"
+        );
+        let e = Store::connect("sqlite::memory:")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("in-memory") && e.contains("sqlite://data/gs.db"),
+            "{e}"
+        );
+    }
 }

@@ -157,6 +157,18 @@ async fn drop_database(kind: Kind, name: &str) -> Result<(), sqlx::Error> {
     match kind {
         Kind::MySql => {
             let mut c = sqlx::MySqlConnection::connect(&mysql_server()).await?;
+            // A test that panicked leaves its pool's connections open, perhaps inside a
+            // transaction whose locks would block the drop forever: end them first.
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+            )
+            .bind(name)
+            .fetch_all(&mut c)
+            .await?;
+            for id in ids {
+                // The connection may have ended by itself meanwhile.
+                let _ = sqlx::query(&format!("KILL {id}")).execute(&mut c).await;
+            }
             sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
                 .execute(&mut c)
                 .await?;
