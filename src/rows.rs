@@ -146,3 +146,23 @@ pub struct Tables {
 pub struct Dump {
     pub tables: Tables,
 }
+
+/// A row that could not be read or used, reported with its table and id, and skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    /// The table it lives in.
+    pub table: &'static str,
+    /// Its id, when even that could not be read `None`.
+    pub id: Option<i64>,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.id {
+            Some(id) => write!(f, "table `{}`, row id {}: {}", self.table, id, self.message),
+            None => write!(f, "table `{}`, a row: {}", self.table, self.message),
+        }
+    }
+}

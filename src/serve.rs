@@ -147,3 +147,37 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     }
     outcome
 }
+
+/// Loads the game from the database: the full rebuild, with the submissions streamed in
+/// while they are read. `tick: None` computes the tick from the triggers and the clock.
+pub async fn load_game(
+    store: &Store,
+    tick: Option<i64>,
+    options: crate::state::GameOptions,
+) -> anyhow::Result<crate::state::Game> {
+    let started = std::time::Instant::now();
+    let crate::store::GameRows {
+        tables,
+        problems,
+        mut submissions,
+    } = store.load_game().await?;
+    let game = tokio::task::spawn_blocking(move || {
+        let tick = tick.unwrap_or_else(|| {
+            crate::state::trigger::Timeline::new(tables.trigger.clone())
+                .tick_at(crate::reducer::now_s())
+        });
+        let game = crate::state::Game::build_streaming(tables, tick, options, &mut submissions);
+        submissions.finish().map(|more| (game, more))
+    })
+    .await??;
+    let (game, more) = game;
+    tracing::info!(
+        "loaded {} users and {} submissions at tick {} in {:?} ({} rows skipped)",
+        game.users.len(),
+        game.submissions.len(),
+        game.cur_tick,
+        started.elapsed(),
+        problems.len() + more.len() + game.problems.len()
+    );
+    Ok(game)
+}

@@ -37,7 +37,11 @@ fn bad_rows_are_reported_and_skipped() {
     tables.trigger.push(dup_tick);
 
     let game = Game::build(tables, 2000, GameOptions::default());
-    let found: Vec<(&str, i64)> = game.problems.iter().map(|p| (p.table, p.id)).collect();
+    let found: Vec<(&str, i64)> = game
+        .problems
+        .iter()
+        .map(|p| (p.table, p.id.unwrap_or(0)))
+        .collect();
     assert!(found.contains(&("challenge", 100)), "{:?}", game.problems);
     assert!(found.contains(&("challenge", 101)), "{:?}", game.problems);
     assert!(
@@ -50,7 +54,7 @@ fn bad_rows_are_reported_and_skipped() {
     let unknown = game
         .problems
         .iter()
-        .find(|p| p.id == 101)
+        .find(|p| p.id == Some(101))
         .map(|p| p.message.clone());
     assert!(unknown.is_some_and(|m| m.contains("unknown flag type")));
 

@@ -7,6 +7,7 @@ use common::{first_difference, golden_json, normalize, CONTESTS};
 use gs::rows::Dump;
 use gs::state::trigger::Timeline;
 use gs::state::{Game, GameOptions};
+use gs::store::Store;
 use serde_json::Value;
 
 /// The answer of the state layer to one golden question.
@@ -32,20 +33,33 @@ fn ask(game: &Game, endpoint: &str, auth_token: Option<&str>, now_s: i64) -> Val
     }
 }
 
-/// Builds a contest's state from its golden dump at the current tick.
+/// Builds a contest's state as the servers do: the golden dump imported into a fresh
+/// SQLite database, then loaded and rebuilt at the current tick.
 pub fn load_contest(name: &str) -> Game {
     let dump: Dump =
         serde_json::from_value(golden_json(&format!("{name}.contest.json"))).expect("dump parses");
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64;
-    let tick = Timeline::new(dump.tables.trigger.clone()).tick_at(now_s);
-    let options = GameOptions {
-        admins: [1].into_iter().collect(),
-        ..GameOptions::default()
-    };
-    let game = Game::build(dump.tables, tick, options);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("golden.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let game = runtime.block_on(async {
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store.import(&dump, false).await.expect("import");
+        let options = GameOptions {
+            admins: [1].into_iter().collect(),
+            ..GameOptions::default()
+        };
+        let game = gs::serve::load_game(&store, None, options)
+            .await
+            .expect("load");
+        store.close().await;
+        game
+    });
+    let expected_tick = Timeline::new(dump.tables.trigger.clone()).tick_at(now_ms() / 1000);
+    assert_eq!(game.cur_tick, expected_tick);
     assert!(
         game.problems.is_empty(),
         "golden dump has bad rows: {:?}",

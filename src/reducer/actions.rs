@@ -81,11 +81,8 @@ pub async fn run_batch<'a>(
 }
 
 async fn reload(r: &mut Reducer) -> anyhow::Result<()> {
-    let (tables, _) = r.store.load_all().await?;
-    let tick = r.game.cur_tick;
     let options = super::game_options(&r.config);
-    r.game = tokio::task::spawn_blocking(move || crate::state::Game::build(tables, tick, options))
-        .await?;
+    r.game = crate::serve::load_game(&r.store, Some(r.game.cur_tick), options).await?;
     // Workers must reload too: make the counter jump so that they see a gap.
     r.counter += 2;
     Ok(())

@@ -72,18 +72,7 @@ impl Reducer {
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
         let store = Store::connect(&config.database.url).await?;
         store.migrate().await?;
-        let started = Instant::now();
-        let (tables, problems) = store.load_all().await?;
-        let tick = crate::state::trigger::Timeline::new(tables.trigger.clone()).tick_at(now_s());
-        let options = game_options(&config);
-        let game = tokio::task::spawn_blocking(move || Game::build(tables, tick, options)).await?;
-        tracing::info!(
-            "reducer: loaded {} users, {} submissions at tick {tick} in {:?} ({} bad rows skipped)",
-            game.users.len(),
-            game.submissions.len(),
-            started.elapsed(),
-            problems.len() + game.problems.len()
-        );
+        let game = crate::serve::load_game(&store, None, game_options(&config)).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
         let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;

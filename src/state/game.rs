@@ -12,6 +12,7 @@ use super::submission::{KeyIdx, Submission};
 use super::trigger::Timeline;
 use super::uid_index::UidIndex;
 use super::user::{FlagRef, SubIdx, User};
+pub use crate::rows::RowProblem;
 use crate::rows::{
     AnnouncementRow, ChallengeRow, GamePolicyRow, SubmissionRow, Tables, TriggerRow,
     UserProfileRow, UserRow,
@@ -21,23 +22,6 @@ use serde_json::json;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-/// A row that could not be used, reported with its table and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowProblem {
-    /// Table name.
-    pub table: &'static str,
-    /// Row id.
-    pub id: i64,
-    /// What is wrong and what was done about it.
-    pub message: String,
-}
-
-impl std::fmt::Display for RowProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} #{}: {}", self.table, self.id, self.message)
-    }
-}
 
 /// Settings the game needs from outside the rows.
 #[derive(Debug, Clone)]
@@ -101,7 +85,20 @@ const NOT_PASSED: SubIdx = SubIdx::MAX;
 
 impl Game {
     /// Builds the game from every row at `tick`: the full rebuild.
-    pub fn build(tables: Tables, tick: i64, options: GameOptions) -> Game {
+    pub fn build(mut tables: Tables, tick: i64, options: GameOptions) -> Game {
+        let mut submissions = std::mem::take(&mut tables.submission);
+        submissions.sort_by_key(|s| s.id);
+        Game::build_streaming(tables, tick, options, std::iter::once(submissions))
+    }
+
+    /// The full rebuild with submissions arriving in chunks, in id order, while they are
+    /// still being read (`tables.submission` is ignored).
+    pub fn build_streaming(
+        tables: Tables,
+        tick: i64,
+        options: GameOptions,
+        submissions: impl IntoIterator<Item = Vec<SubmissionRow>>,
+    ) -> Game {
         let mut game = Game {
             cur_tick: tick,
             timeline: Timeline::default(),
@@ -130,7 +127,6 @@ impl Game {
             challenge,
             user_profile,
             user,
-            submission,
             announcement,
             ..
         } = tables;
@@ -141,7 +137,7 @@ impl Game {
         announcement::sort_newest_first(&mut game.announcements);
         game.profiles = user_profile.into_iter().map(|p| (p.id, p)).collect();
         game.set_users(user);
-        game.set_submissions(submission);
+        game.replay_submissions(submissions);
         game
     }
 
@@ -152,7 +148,7 @@ impl Game {
     fn problem(&mut self, table: &'static str, id: i64, message: impl Into<String>) {
         let p = RowProblem {
             table,
-            id,
+            id: Some(id),
             message: message.into(),
         };
         tracing::warn!("bad row skipped: {p}");
@@ -285,14 +281,26 @@ impl Game {
             .collect();
     }
 
-    fn set_submissions(&mut self, mut rows: Vec<SubmissionRow>) {
-        rows.sort_by_key(|s| s.id);
-        rows.dedup_by_key(|s| s.id);
+    /// Resets the scoreboard and applies every submission as one batch.
+    fn replay_submissions(&mut self, chunks: impl IntoIterator<Item = Vec<SubmissionRow>>) {
         self.reset_scoreboard();
-        self.submissions.reserve(rows.len());
-        for row in rows {
-            if let Err(p) = self.apply_submission_row(row, true) {
-                self.problems.push(p);
+        for chunk in chunks {
+            self.submissions.reserve(chunk.len());
+            for row in chunk {
+                if let Some(last) = self.submissions.last() {
+                    if row.id <= last.id {
+                        let message = format!(
+                            "id not after #{}: duplicate or out of order; skipped",
+                            last.id
+                        );
+                        self.problem("submission", row.id, message);
+                        continue;
+                    }
+                }
+                if let Err(p) = self.apply_submission_row(row, true) {
+                    tracing::warn!("bad row skipped: {p}");
+                    self.problems.push(p);
+                }
             }
         }
         self.finish_batch();
@@ -432,7 +440,7 @@ impl Game {
                 )
             })
             .collect();
-        self.set_submissions(rows);
+        self.replay_submissions(std::iter::once(rows));
     }
 
     fn find_match(
@@ -503,7 +511,7 @@ impl Game {
             if row.id <= last.id {
                 return Err(RowProblem {
                     table: "submission",
-                    id: row.id,
+                    id: Some(row.id),
                     message: format!(
                         "id not after the last applied submission #{}; ignored",
                         last.id
@@ -522,7 +530,7 @@ impl Game {
         let Some(user) = self.user_idx(row.user_id) else {
             return Err(RowProblem {
                 table: "submission",
-                id: row.id,
+                id: Some(row.id),
                 message: format!("user #{} does not exist; skipped", row.user_id),
             });
         };

@@ -4,11 +4,11 @@
 mod batch;
 mod db;
 mod dump;
+mod game_load;
 mod schema;
 mod sqlite_load;
 mod tables;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
+pub use crate::rows::RowProblem;
 use crate::rows::{
     AnnouncementRow, ChallengeRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, Tables,
     TriggerRow, UserProfileRow, UserRow,
@@ -25,6 +26,7 @@ use crate::rows::{
 pub use batch::WriteBatch;
 pub use db::Engine;
 use db::{Pools, Tx, Val};
+pub use game_load::{GameRows, SubmissionChunks};
 pub use schema::LATEST_VERSION;
 use tables::TableRow;
 
@@ -103,26 +105,6 @@ impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
             what: what(),
             source,
         })
-    }
-}
-
-/// A row that could not be read and was left out of `load_all`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowProblem {
-    /// The table it lives in.
-    pub table: &'static str,
-    /// Its id, when even that could not be read `None`.
-    pub id: Option<i64>,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl fmt::Display for RowProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.id {
-            Some(id) => write!(f, "table `{}`, row id {}: {}", self.table, id, self.message),
-            None => write!(f, "table `{}`, a row: {}", self.table, self.message),
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use crate::glitter::{
     Action, Event, EventKind, EventSubscriber, SyncDecision, SyncTracker, Telemetry,
     PROTOCOL_VERSION,
 };
-use crate::state::{Change, Game, GameOptions};
+use crate::state::{Change, GameOptions};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,16 +71,11 @@ async fn load(
     state_counter: u64,
     tick: i64,
 ) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let (tables, problems) = store.load_all().await?;
-    let options = game_options(shared);
-    let game = tokio::task::spawn_blocking(move || Game::build(tables, tick, options)).await?;
+    let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
     shared.install(game, state_counter);
     tracing::info!(
-        "worker {}: game loaded at state counter {state_counter}, tick {tick} in {:?} ({} rows skipped)",
-        shared.index,
-        started.elapsed(),
-        problems.len()
+        "worker {}: serving at state counter {state_counter}",
+        shared.index
     );
     Ok(())
 }
