@@ -31,3 +31,22 @@ pub mod state;
 pub mod store;
 pub mod token;
 pub mod worker;
+
+/// Helpers shared by the tests (unit and integration); not part of the API.
+#[doc(hidden)]
+pub mod testing {
+    use std::path::PathBuf;
+
+    /// The recorded answers of the reference implementation: `$GS_GOLDEN_DIR`, else
+    /// `../shared/golden` beside the checkout, else `/work/shared/golden`.
+    pub fn golden_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("GS_GOLDEN_DIR") {
+            return PathBuf::from(dir);
+        }
+        let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden"));
+        if beside.is_dir() {
+            return beside;
+        }
+        PathBuf::from("/work/shared/golden")
+    }
+}

@@ -606,8 +606,6 @@ mod tests {
     use serde_json::json;
     use std::collections::{BTreeMap, HashMap};
 
-    const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden/");
-
     fn nick(s: &str) -> Result<(), String> {
         check_field(ProfileField::Nickname, s, "")
     }
@@ -1121,7 +1119,10 @@ mod tests {
 
     fn load(name: &str) -> Dump {
         let read = |file: String| -> Value {
-            let path = format!("{GOLDEN}{file}");
+            let path = crate::testing::golden_dir()
+                .join(file)
+                .display()
+                .to_string();
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
         };

@@ -2559,8 +2559,6 @@ mod tests {
     use serde_json::Value as Json;
     use std::collections::HashMap;
 
-    const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden/");
-
     /// The golden README's comparison: strip tags, unescape entities, collapse white space.
     fn text_of(html: &str) -> String {
         let mut stripped = String::with_capacity(html.len());
@@ -2614,7 +2612,10 @@ mod tests {
     }
 
     fn load(name: &str) -> Json {
-        let path = format!("{GOLDEN}{name}");
+        let path = crate::testing::golden_dir()
+            .join(name)
+            .display()
+            .to_string();
         let data = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_str(&data).unwrap_or_else(|e| panic!("{path}: {e}"))
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// Directory of the reference implementation's recorded answers.
 pub fn golden_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden"))
+    gs::testing::golden_dir()
 }
 
 /// Reads a golden JSON file.

@@ -188,7 +188,7 @@ async fn drop_database(kind: Kind, name: &str) -> Result<(), sqlx::Error> {
 
 /// The directory of the golden files.
 pub fn golden_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden/"))
+    gs::testing::golden_dir()
 }
 
 /// Reads one golden dump by name (`running` or `ended`).
