@@ -23,6 +23,7 @@
 pub mod config;
 pub mod demo;
 pub mod glitter;
+pub mod logging;
 pub mod reducer;
 pub mod rows;
 pub mod rules;

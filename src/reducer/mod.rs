@@ -72,6 +72,7 @@ impl Reducer {
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
         let store = Store::connect(&config.database.url).await?;
         store.migrate().await?;
+        crate::logging::write_to_database(store.clone(), "reducer");
         let game = crate::serve::load_game(&store, None, game_options(&config)).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;

@@ -1,0 +1,100 @@
+//! Logging: human-readable lines on stderr for every process, and for the reducer also
+//! rows in the `log` table (level INFO and above from gs itself), written in batches by
+//! a background task so that logging never waits for the database.
+
+use crate::rows::LogRow;
+use crate::store::Store;
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+use tokio::sync::mpsc;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+/// Lines waiting for the database beyond this are dropped (and counted on stderr).
+const QUEUE: usize = 10_000;
+
+static DB_SINK: OnceLock<mpsc::Sender<LogRow>> = OnceLock::new();
+
+/// Sets up logging for the process; call once, first thing.
+pub fn init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=warn"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(DbLayer)
+        .try_init();
+}
+
+/// Starts writing this process's log lines to the `log` table as `process`.
+pub fn write_to_database(store: Store, process: &str) {
+    let (tx, mut rx) = mpsc::channel::<LogRow>(QUEUE);
+    if DB_SINK.set(tx).is_err() {
+        return;
+    }
+    let process = process.to_owned();
+    tokio::spawn(async move {
+        while let Some(mut row) = rx.recv().await {
+            row.process.clone_from(&process);
+            if let Err(e) = store.insert_log(&row).await {
+                // Not through tracing: that would feed the failure back into this queue.
+                eprintln!("cannot write a log line to the database: {e}");
+            }
+        }
+    });
+}
+
+/// Forwards gs's own events of level INFO and above to the database task.
+struct DbLayer;
+
+#[derive(Default)]
+struct MessageVisitor {
+    message: String,
+    fields: String,
+}
+
+impl Visit for MessageVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.fields.push_str(&format!(" {}={value}", field.name()));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message.push_str(&format!("{value:?}"));
+        } else {
+            self.fields
+                .push_str(&format!(" {}={value:?}", field.name()));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for DbLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let Some(sink) = DB_SINK.get() else { return };
+        let meta = event.metadata();
+        if *meta.level() > Level::INFO || !meta.target().starts_with("gs") {
+            return;
+        }
+        let mut visitor = MessageVisitor::default();
+        event.record(&mut visitor);
+        let row = LogRow {
+            id: 0,
+            timestamp_ms: crate::reducer::now_ms(),
+            level: meta.level().as_str().to_owned(),
+            process: String::new(),
+            module: meta.target().chars().take(96).collect(),
+            message: visitor.message + &visitor.fields,
+        };
+        let _ = sink.try_send(row);
+    }
+}
