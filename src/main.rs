@@ -79,6 +79,20 @@ enum DbCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Write a generated contest as a dump (for demos and load tests).
+    Generate {
+        /// The file to write (`-` for standard output).
+        file: PathBuf,
+        /// Number of players.
+        #[arg(long, default_value_t = 2000)]
+        users: usize,
+        /// Number of submissions.
+        #[arg(long, default_value_t = 20000)]
+        submissions: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write a dump of every table.
     Export {
         /// The file to write (`-` for standard output).
@@ -176,6 +190,24 @@ async fn run(command: Command) -> Result<()> {
                 "imported"
             );
             Ok(())
+        }
+        Command::Db(DbCommand::Generate {
+            file,
+            users,
+            submissions,
+            seed,
+        }) => {
+            let shape = gs::demo::ContestShape {
+                seed,
+                users,
+                submissions,
+                start_s: gs::reducer::now_s() - 86_400,
+                ..gs::demo::ContestShape::default()
+            };
+            let dump = Dump {
+                tables: gs::demo::generate(&shape),
+            };
+            write_dump(&file, &dump)
         }
         Command::Db(DbCommand::Export { file, config }) => {
             let store = open(&config).await?;

@@ -76,11 +76,12 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long connecting waits for the peer by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How often the reducer publishes SYNC when idle.
-pub const SYNC_INTERVAL: Duration = Duration::from_secs(3);
+/// How often the reducer publishes SYNC when idle (the contract asks for at least every
+/// 3 s; once a second lets workers notice a dead or restarted reducer within seconds).
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Silence after which a worker resynchronizes: two SYNC intervals plus a second of slack.
-pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_secs(7);
+/// Silence after which a worker resynchronizes: two SYNC intervals plus half a second.
+pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// Simultaneous connections one bound socket accepts; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 1024;
