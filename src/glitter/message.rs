@@ -257,6 +257,10 @@ pub struct Event {
     /// The message of a PUSH event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<PushMessage>,
+    /// When the reducer published it, in microseconds since the epoch (0: unknown), so
+    /// that workers can measure the event latency.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sent_us: u64,
     /// The change itself (`state::Change` as JSON), so that workers need not read the
     /// database for each event; a worker that cannot use it resynchronizes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,6 +281,7 @@ impl Event {
             tick: 0,
             epoch: 0,
             push: None,
+            sent_us: 0,
             data: None,
         }
     }
@@ -301,6 +306,7 @@ impl Event {
     pub fn push(state_counter: u64, message: PushMessage) -> Self {
         Event {
             push: Some(message),
+            sent_us: 0,
             data: None,
             ..Event::new(EventKind::Push, state_counter, 0)
         }

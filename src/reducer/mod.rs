@@ -23,6 +23,13 @@ pub fn now_s() -> i64 {
     now_ms() / 1000
 }
 
+/// Microseconds since the epoch.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -94,7 +101,9 @@ impl Reducer {
     /// Publishes an event stamped with this reducer's epoch; a failure is logged.
     async fn publish(&self, event: Event) {
         let (kind, counter) = (event.kind, event.state_counter);
-        if let Err(e) = self.publisher.publish(&event.with_epoch(self.epoch)).await {
+        let mut event = event.with_epoch(self.epoch);
+        event.sent_us = now_us();
+        if let Err(e) = self.publisher.publish(&event).await {
             tracing::error!("reducer: cannot publish {kind:?} #{counter}: {e}");
         }
     }

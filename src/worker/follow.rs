@@ -46,6 +46,20 @@ async fn hello(shared: &WorkerShared) -> anyhow::Result<()> {
 pub async fn heartbeat(shared: &WorkerShared) {
     let telemetry = shared.read(|g| (g.cur_tick, g.users.len() as u64, g.submissions.len() as u64));
     let (tick, n_users, n_submissions) = telemetry.unwrap_or((0, 0, 0));
+    let mut extra = serde_json::Map::new();
+    if let Some(r) = shared.take_latency_report() {
+        tracing::info!(
+            "worker {}: event latency over {} events: p50 {} µs, p99 {} µs, max {} µs",
+            shared.index,
+            r.n,
+            r.p50_us,
+            r.p99_us,
+            r.max_us
+        );
+        extra.insert("event_latency_p50_us".into(), r.p50_us.into());
+        extra.insert("event_latency_p99_us".into(), r.p99_us.into());
+        extra.insert("event_latency_n".into(), r.n.into());
+    }
     let t = Telemetry {
         state_counter: shared.applied_counter(),
         tick,
@@ -54,7 +68,7 @@ pub async fn heartbeat(shared: &WorkerShared) {
         n_submissions,
         ws_online_uids: shared.ws.users.load(std::sync::atomic::Ordering::Relaxed),
         ws_online_clients: shared.ws_clients(),
-        extra: Default::default(),
+        extra,
     };
     let action = Action::WorkerHeartbeat {
         worker_id: worker_id(shared),
@@ -130,6 +144,9 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
                 None => return false,
             }
             shared.set_applied(counter);
+            if event.sent_us > 0 {
+                shared.record_latency(crate::reducer::now_us().saturating_sub(event.sent_us));
+            }
             true
         }
     }

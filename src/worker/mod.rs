@@ -50,6 +50,21 @@ pub struct WorkerShared {
     pub pushes: broadcast::Sender<Arc<PushMessage>>,
     /// WebSocket figures.
     pub ws: WsStats,
+    /// Event latencies (publish → applied here, µs) since the last heartbeat.
+    latencies: std::sync::Mutex<Vec<u64>>,
+}
+
+/// Event latency figures over one heartbeat period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencyReport {
+    /// Events measured.
+    pub n: usize,
+    /// Median, µs.
+    pub p50_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+    /// Worst, µs.
+    pub max_us: u64,
 }
 
 impl WorkerShared {
@@ -63,6 +78,7 @@ impl WorkerShared {
             actions,
             pushes: broadcast::channel(1024).0,
             ws: WsStats::default(),
+            latencies: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -108,6 +124,30 @@ impl WorkerShared {
             Ok(true) => Ok(reply),
             _ => Err(PerformError::NotApplied(READ_YOUR_WRITES_TIMEOUT)),
         }
+    }
+
+    /// Records the latency of one applied event (bounded: old figures are dropped).
+    pub(crate) fn record_latency(&self, us: u64) {
+        let mut l = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
+        if l.len() < 100_000 {
+            l.push(us);
+        }
+    }
+
+    /// The event latencies since the last call, summarized.
+    pub fn take_latency_report(&self) -> Option<LatencyReport> {
+        let mut l = std::mem::take(&mut *self.latencies.lock().unwrap_or_else(|e| e.into_inner()));
+        if l.is_empty() {
+            return None;
+        }
+        l.sort_unstable();
+        let at = |q: f64| l[((l.len() - 1) as f64 * q).round() as usize];
+        Some(LatencyReport {
+            n: l.len(),
+            p50_us: at(0.5),
+            p99_us: at(0.99),
+            max_us: at(1.0),
+        })
     }
 
     /// The action client (for heartbeats and hello).
