@@ -2,6 +2,7 @@
 //! the player HTTP API and WebSocket push from RAM, forwarding actions to the reducer.
 
 pub mod follow;
+pub mod http;
 
 use crate::config::Config;
 use crate::glitter::{Action, ActionClient, ActionReply, GlitterError};
