@@ -299,3 +299,26 @@ async fn bad_anticheat_and_writeup_requests() {
         .expect("request");
     assert_eq!(res.status().as_u16(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_reducer_gives_an_error_answer_not_a_hang() {
+    let w = start(Setup {
+        reducer: false,
+        ..Setup::contest("running")
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let (status, v) = w
+        .wish(
+            "submit_flag",
+            Some(&auth_token(2)),
+            &json!({"challenge_key": "misc_static", "flag": "flag{wrong}"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(v["error"], "REDUCER_ERROR", "{v}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    // Reads keep working meanwhile.
+    let (status, v) = w.wish("game", Some(&auth_token(2)), &json!({})).await;
+    assert_eq!((status, v["error"].clone()), (200, Value::Null));
+}
