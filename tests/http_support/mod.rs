@@ -219,13 +219,18 @@ pub fn auth_token(uid: i64) -> String {
 /// Answers actions like the reducer would, applying them to a copy of the worker's game
 /// and installing it one state counter later (the real reducer lives in src/reducer).
 async fn stand_in_reducer(mut server: ActionServer, shared: Arc<WorkerShared>, apply: bool) {
+    // Unanswered actions are held: dropping a responder would answer with an error.
+    let mut held = Vec::new();
     while let Some((action, responder)) = server.recv().await {
         let reply = match action {
             Action::WorkerHello { .. } | Action::WorkerHeartbeat { .. } => {
                 ActionReply::ok(shared.applied_counter())
             }
-            // Nobody home: the caller times out, as with a dead reducer.
-            _ if !apply => continue,
+            // Nobody home: the caller times out, as with a hung reducer.
+            _ if !apply => {
+                held.push(responder);
+                continue;
+            }
             action => reduce(&shared, action),
         };
         let _ = responder.reply(reply).await;
