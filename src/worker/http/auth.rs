@@ -1,0 +1,244 @@
+//! Login endpoints: manual login (registering new identities through the reducer),
+//! logout and admin `su`; the cookies they set; failures as HTML info pages.
+
+use super::reply::{cookie_safe, info_page, redirect, Answer, SetCookie};
+use super::request::{viewer, Session};
+use super::HttpState;
+use crate::glitter::Action;
+use crate::rules;
+use crate::state::Game;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+use std::sync::Arc;
+
+/// How long the login cookie lives: 30 days.
+pub const LOGIN_MAX_AGE_S: u64 = 30 * 86400;
+
+/// Where players land after registering (they must agree to the terms first).
+pub const AFTER_REGISTRATION: &str = "/#/user/terms";
+
+/// Where players land after logging in or out.
+pub const PORTAL: &str = "/";
+
+/// Longest identity accepted by the manual login (the login key column holds 192).
+const MAX_IDENTITY_CHARS: usize = 128;
+
+/// Name of the admin panel's second-factor cookie.
+pub const ADMIN_2FA_COOKIE: &str = "admin_2fa";
+
+/// The `admin_2fa` cookie value for a login: hex HMAC-SHA256 keyed by the glitter token
+/// over `"admin_2fa:" + auth_token`. The admin panel lives in the reducer process, which
+/// knows the same token, so it can recompute and compare this value.
+pub fn admin_2fa_value(glitter_token: &str, auth_token: &str) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(glitter_token.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(b"admin_2fa:");
+    mac.update(auth_token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The failure page of every login endpoint.
+fn fail(status: StatusCode, message: &str) -> Answer {
+    info_page(status, "登录失败", message)
+}
+
+/// What a login needs from the user, read under the game lock.
+struct Login {
+    auth_token: String,
+    admin: bool,
+}
+
+/// The user with `login_key`: `None` if unknown, else whether they may log in.
+fn find_login(game: &Game, login_key: &str) -> Option<Result<Login, &'static str>> {
+    let user = game.users.iter().find(|u| u.row.login_key == login_key)?;
+    Some(login_of(game, user))
+}
+
+fn login_of(game: &Game, user: &crate::state::user::User) -> Result<Login, &'static str> {
+    user.check_login().map_err(|(_, msg)| msg)?;
+    let auth_token = user
+        .row
+        .auth_token
+        .clone()
+        .filter(|t| cookie_safe(t))
+        .ok_or("账户登录凭证无效，请联系工作人员")?;
+    Ok(Login {
+        auth_token,
+        admin: game.is_admin(user.id()),
+    })
+}
+
+fn secure(st: &HttpState) -> bool {
+    st.shared.config.auth.backend_scheme == "https"
+}
+
+fn admin_path(st: &HttpState) -> &str {
+    let prefix = st.shared.config.admin.url_prefix.as_str();
+    if prefix.is_empty() {
+        "/"
+    } else {
+        prefix
+    }
+}
+
+/// Redirects to `location` with the login cookies set.
+fn logged_in(st: &HttpState, login: &Login, location: &'static str) -> Answer {
+    let mut res = redirect(location);
+    SetCookie {
+        name: "auth_token",
+        value: &login.auth_token,
+        path: "/",
+        max_age_s: LOGIN_MAX_AGE_S,
+        secure: secure(st),
+    }
+    .add_to(&mut res);
+    if login.admin {
+        let value = admin_2fa_value(st.shared.config.glitter.token.expose(), &login.auth_token);
+        SetCookie {
+            name: ADMIN_2FA_COOKIE,
+            value: &value,
+            path: admin_path(st),
+            max_age_s: LOGIN_MAX_AGE_S,
+            secure: secure(st),
+        }
+        .add_to(&mut res);
+    }
+    res
+}
+
+/// Query of `/service/auth/manual`.
+#[derive(Deserialize)]
+pub(super) struct ManualQuery {
+    identity: String,
+}
+
+/// `GET /service/auth/manual?identity=NAME`: logs in `manual:NAME`, registering it first.
+pub(super) async fn manual(
+    State(st): State<Arc<HttpState>>,
+    Query(q): Query<ManualQuery>,
+) -> Answer {
+    let config = &st.shared.config;
+    if !config.auth.manual_enabled {
+        return fail(StatusCode::FORBIDDEN, "手动登录已禁用");
+    }
+    let identity = q.identity;
+    if identity.is_empty()
+        || identity.chars().count() > MAX_IDENTITY_CHARS
+        || identity.chars().any(char::is_control)
+    {
+        return fail(StatusCode::BAD_REQUEST, "用户名无效");
+    }
+    let login_key = format!("manual:{identity}");
+    match st.shared.read(|g| find_login(g, &login_key)) {
+        None => return fail(StatusCode::SERVICE_UNAVAILABLE, "服务暂时不可用"),
+        Some(Some(Ok(login))) => return logged_in(&st, &login, PORTAL),
+        Some(Some(Err(msg))) => return fail(StatusCode::FORBIDDEN, msg),
+        Some(None) => {}
+    }
+    if !config.auth.registration_enabled {
+        return fail(StatusCode::FORBIDDEN, "目前不允许注册新账户");
+    }
+    let result = st
+        .shared
+        .perform(Action::RegisterUser {
+            login_key: login_key.clone(),
+            login_properties: json!({"type": "manual"}),
+            group: rules::MANUAL_LOGIN_GROUP.to_owned(),
+        })
+        .await;
+    // Looked up again whatever the reply: a concurrent request may have registered the
+    // same identity first, and then logging in is still right.
+    let found = st.shared.read(|g| find_login(g, &login_key)).flatten();
+    match (result, found) {
+        (_, Some(Ok(login))) => logged_in(&st, &login, AFTER_REGISTRATION),
+        (_, Some(Err(msg))) => fail(StatusCode::FORBIDDEN, msg),
+        (Ok(reply), None) => fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!(
+                "注册账户失败：{}",
+                reply.error_msg.as_deref().unwrap_or("未知错误")
+            ),
+        ),
+        (Err(e), None) => {
+            tracing::error!("registering {login_key}: {e}");
+            fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "注册账户失败：服务暂时不可用",
+            )
+        }
+    }
+}
+
+/// `GET /service/auth/logout`: forgets the login cookies.
+pub(super) async fn logout(State(st): State<Arc<HttpState>>) -> Answer {
+    let mut res = redirect(PORTAL);
+    for (name, path) in [("auth_token", "/"), (ADMIN_2FA_COOKIE, admin_path(&st))] {
+        SetCookie {
+            name,
+            value: "",
+            path,
+            max_age_s: 0,
+            secure: secure(&st),
+        }
+        .add_to(&mut res);
+    }
+    res
+}
+
+/// Query of `/service/auth/su`.
+#[derive(Deserialize)]
+pub(super) struct SuQuery {
+    uid: i64,
+}
+
+/// `GET /service/auth/su?uid=N`: an admin becomes a non-admin user.
+pub(super) async fn su(
+    State(st): State<Arc<HttpState>>,
+    session: Session,
+    Query(q): Query<SuQuery>,
+) -> Answer {
+    let token = session.auth_token.as_deref();
+    let decided = st.shared.read(|g| {
+        let me = viewer(g, token).map(|ui| &g.users[ui as usize]);
+        if !me.is_some_and(|u| g.is_admin(u.id())) {
+            return Err("没有权限");
+        }
+        let target = g.user_by_id(q.uid).ok_or("用户不存在")?;
+        if g.is_admin(target.id()) {
+            return Err("不能切换到管理员账号");
+        }
+        login_of(g, target)
+    });
+    match decided {
+        None => fail(StatusCode::SERVICE_UNAVAILABLE, "服务暂时不可用"),
+        Some(Err(msg)) => fail(StatusCode::FORBIDDEN, msg),
+        Some(Ok(login)) => logged_in(&st, &login, PORTAL),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_2fa_is_hex_hmac_sha256() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let v = admin_2fa_value("tok", "abc");
+        assert_eq!(v.len(), 64);
+        assert_ne!(v, admin_2fa_value("tok", "abd"));
+        assert_ne!(v, admin_2fa_value("tok2", "abc"));
+    }
+}

@@ -1,0 +1,171 @@
+//! The worker's HTTP layer (api.md) on axum: wish endpoints, login, WebSocket push,
+//! attachments, site templates and the anti-cheat log, all answered from RAM.
+//!
+//! # Layout
+//!
+//! **request** / **reply** — what every handler reads (cookies, client address, JSON
+//! bodies) and writes (JSON bytes, plain text, HTML info pages, cookies).
+//!
+//! **wish** — `POST /service/wish/<name>`: the game's answers and the mutations that are
+//! pre-checked here and performed by the reducer; **writeup** is the one wish endpoint
+//! that touches files.
+//!
+//! **auth** — manual login, logout and `su`, with the cookies they set.
+//!
+//! **push** — the WebSocket that forwards the reducer's push messages to players.
+//!
+//! **attachment**, **template**, **anticheat** — the file-backed endpoints.
+//!
+//! No handler holds the game lock across an await: each computes what it needs from the
+//! game inside one `WorkerShared::read` closure, then does its IO.
+
+// Early returns carry a finished `Response` as the error; it is built once per request,
+// so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+mod anticheat;
+mod attachment;
+pub mod auth;
+mod push;
+mod reply;
+mod request;
+mod template;
+mod wish;
+mod writeup;
+
+use super::WorkerShared;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// The wish protocol version the frontend must send in `X-Wish-Version`.
+pub const WISH_VERSION: &str = "2025.v1";
+
+/// Largest JSON body of a wish endpoint: feedback (1,200 characters) fits many times over.
+pub const MAX_WISH_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest body of an anti-cheat report or event.
+pub const MAX_ANTICHEAT_BODY_BYTES: usize = 64 * 1024;
+
+/// Settings of the HTTP layer that do not come from `Config` (yet).
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Internal URL prefix under which nginx serves the attachment directory; when set,
+    /// attachments are answered with `X-Accel-Redirect` instead of their bytes.
+    pub attachment_accel_url: Option<String>,
+}
+
+/// Serialized board answers: (board key, admin view) → (the render, its JSON text).
+type BoardCache = HashMap<(&'static str, bool), (Arc<Value>, Bytes)>;
+
+/// Everything the handlers share: the worker and the HTTP layer's own caches.
+#[derive(Debug)]
+struct HttpState {
+    /// The worker: game, action client, push channel, telemetry.
+    shared: Arc<WorkerShared>,
+    /// HTTP-only settings.
+    options: HttpOptions,
+    /// Serialized board answers keyed by (board, admin view), valid while the game
+    /// hands out the same `Arc` (it renders a new one when the board changes).
+    boards: Mutex<BoardCache>,
+    /// Rendered site templates.
+    templates: Mutex<template::Cache>,
+    /// Open WebSocket connections per uid.
+    ws_per_user: Mutex<HashMap<i64, usize>>,
+    /// Becomes true when the server shuts down, so that WebSockets close cleanly.
+    stopping: watch::Sender<bool>,
+}
+
+/// Locks a mutex even if a panicking thread poisoned it: every cache here stays
+/// consistent between statements, so the data is still good.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn build(shared: Arc<WorkerShared>, options: HttpOptions) -> (Router, Arc<HttpState>) {
+    let state = Arc::new(HttpState {
+        shared,
+        options,
+        boards: Mutex::new(HashMap::new()),
+        templates: Mutex::new(template::Cache::default()),
+        ws_per_user: Mutex::new(HashMap::new()),
+        stopping: watch::Sender::new(false),
+    });
+    let wish = wish::routes()
+        .route_layer(axum::middleware::from_fn(request::check_wish_version))
+        .layer(DefaultBodyLimit::max(MAX_WISH_BODY_BYTES));
+    // The upload has its own limit: the file may be large, and exceeding it must be
+    // answered with FILE_TOO_LARGE rather than a bare 413 where possible.
+    let upload = Router::new()
+        .route(
+            "/service/wish/writeup",
+            post(writeup::status).put(writeup::upload),
+        )
+        .route_layer(axum::middleware::from_fn(request::check_wish_version))
+        .layer(DefaultBodyLimit::max(writeup::MAX_REQUEST_BYTES));
+    let anticheat = Router::new()
+        .route("/service/anticheat/report", post(anticheat::report))
+        .route("/service/anticheat/event", post(anticheat::event))
+        .layer(DefaultBodyLimit::max(MAX_ANTICHEAT_BODY_BYTES));
+    let router = Router::new()
+        .merge(wish)
+        .merge(upload)
+        .merge(anticheat)
+        .route("/service/auth/manual", get(auth::manual))
+        .route("/service/auth/logout", get(auth::logout))
+        .route("/service/auth/su", get(auth::su))
+        .route("/service/ws/push", get(push::push))
+        .route(
+            "/service/attachment/{key}/{filename}",
+            get(attachment::download),
+        )
+        .route("/service/template/{name}", get(template::template))
+        .with_state(state.clone());
+    (router, state)
+}
+
+/// The worker's player API as an axum router (state included).
+pub fn router(shared: Arc<WorkerShared>) -> Router {
+    router_with(shared, HttpOptions::default())
+}
+
+/// The router with explicit HTTP options.
+pub fn router_with(shared: Arc<WorkerShared>, options: HttpOptions) -> Router {
+    build(shared, options).0
+}
+
+/// Serves the player API on `listener` until `shutdown` completes, then closes the open
+/// WebSockets and waits for the requests in flight.
+pub async fn serve(
+    shared: Arc<WorkerShared>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (router, state) = build(shared, HttpOptions::default());
+    let stop = async move {
+        shutdown.await;
+        // WebSocket tasks outlive their HTTP connection; they watch this flag.
+        state.stopping.send_replace(true);
+    };
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await
+}
+
+/// Milliseconds since the epoch (0 if the clock is before 1970, which a server's is not).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,330 @@
+//! The wish endpoints `POST /service/wish/<name>`: reads answered from the game in one
+//! read each, and mutations pre-checked here, then performed by the reducer.
+
+use super::anticheat::{self, Trace};
+use super::reply::{json_bytes, json_value, no_game, to_bytes, Answer};
+use super::request::{parse_json, viewer, Session};
+use super::{lock, now_ms, HttpState};
+use crate::glitter::{Action, ActionReply};
+use crate::rules;
+use crate::state::answers::error_answer;
+use crate::state::challenge::UserIdx;
+use crate::state::Game;
+use crate::worker::PerformError;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::Router;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The wish routes except `writeup` (which has its own body limit).
+pub(super) fn routes() -> Router<Arc<HttpState>> {
+    Router::new()
+        .route("/service/wish/game_info", post(game_info))
+        .route("/service/wish/announcements", post(announcements))
+        .route("/service/wish/triggers", post(triggers))
+        .route("/service/wish/game", post(game))
+        .route("/service/wish/challenge/{key}", post(challenge))
+        .route("/service/wish/get_touched_users/{key}", post(touched_users))
+        .route("/service/wish/board/{name}", post(board))
+        .route("/service/wish/my_submissions", post(my_submissions))
+        .route("/service/wish/submissions/{uid}", post(submissions_of))
+        .route("/service/wish/submit_flag", post(submit_flag))
+        .route("/service/wish/submit_feedback", post(submit_feedback))
+        .route("/service/wish/update_profile", post(update_profile))
+        .route("/service/wish/agree_term", post(agree_term))
+}
+
+/// Answers with `f(game, viewer)`, or NO_GAME. The value is built under the read lock
+/// and serialized after it is released.
+fn read_answer(
+    st: &HttpState,
+    session: &Session,
+    f: impl FnOnce(&Game, Option<UserIdx>) -> Value,
+) -> Answer {
+    let token = session.auth_token.as_deref();
+    match st.shared.read(|g| f(g, viewer(g, token))) {
+        Some(v) => json_value(&v),
+        None => no_game(),
+    }
+}
+
+fn now_s() -> i64 {
+    now_ms() / 1000
+}
+
+async fn game_info(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
+    read_answer(&st, &session, |g, v| {
+        // This worker serves the WebSocket, so push is on for whoever may play.
+        let mut answer = g.answer_game_info(v, true);
+        if let Value::Object(m) = &mut answer {
+            m.insert("diag_ts".into(), json!(now_s()));
+        }
+        answer
+    })
+}
+
+async fn announcements(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
+    read_answer(&st, &session, |g, v| g.answer_announcements(v))
+}
+
+async fn triggers(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
+    read_answer(&st, &session, |g, _| g.answer_triggers())
+}
+
+async fn game(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
+    read_answer(&st, &session, |g, v| g.answer_game(v))
+}
+
+async fn challenge(
+    State(st): State<Arc<HttpState>>,
+    session: Session,
+    Path(key): Path<String>,
+) -> Answer {
+    read_answer(&st, &session, |g, v| g.answer_challenge(v, &key))
+}
+
+async fn touched_users(
+    State(st): State<Arc<HttpState>>,
+    session: Session,
+    Path(key): Path<String>,
+) -> Answer {
+    read_answer(&st, &session, |g, v| g.answer_touched_users(v, &key))
+}
+
+async fn my_submissions(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
+    let now = now_s();
+    read_answer(&st, &session, |g, v| g.answer_my_submissions(v, now))
+}
+
+async fn submissions_of(
+    State(st): State<Arc<HttpState>>,
+    session: Session,
+    Path(uid): Path<String>,
+) -> Answer {
+    let Ok(uid) = uid.parse::<i64>() else {
+        return super::reply::bad_request();
+    };
+    let now = now_s();
+    read_answer(&st, &session, |g, _| g.answer_submissions_of(uid, now))
+}
+
+/// Boards are the hot path: the game caches each render as an `Arc<Value>` until the
+/// board changes, and this caches its JSON text for as long as that `Arc` is current.
+async fn board(
+    State(st): State<Arc<HttpState>>,
+    session: Session,
+    Path(name): Path<String>,
+) -> Answer {
+    let now = now_s();
+    let token = session.auth_token.as_deref();
+    let read = st.shared.read(|g| {
+        let v = viewer(g, token);
+        let admin = v.is_some_and(|ui| g.is_admin(g.users[ui as usize].id()));
+        (g.answer_board(v, &name, now), admin)
+    });
+    let Some((answer, admin)) = read else {
+        return no_game();
+    };
+    // Unknown boards get a fresh NOT_FOUND value each time: nothing worth caching.
+    let Some(key) = rules::BOARDS.iter().find(|b| b.key == name).map(|b| b.key) else {
+        return json_value(&answer);
+    };
+    let cached = lock(&st.boards)
+        .get(&(key, admin))
+        .filter(|(a, _)| Arc::ptr_eq(a, &answer))
+        .map(|(_, bytes)| bytes.clone());
+    if let Some(bytes) = cached {
+        return json_bytes(bytes);
+    }
+    // Holding the `Arc` in the cache keeps its address from being reused, so pointer
+    // equality really means "the same render".
+    let bytes = to_bytes(&answer);
+    lock(&st.boards).insert((key, admin), (answer, bytes.clone()));
+    json_bytes(bytes)
+}
+
+// ---------------------------------------------------------------------------------------
+// Mutations
+// ---------------------------------------------------------------------------------------
+
+/// The answer to a performed action: `{"error": null}`, or REDUCER_ERROR with the
+/// reducer's message; transport failures get a message the player can act on.
+pub(super) fn reply_answer(result: &Result<ActionReply, PerformError>, what: &str) -> Value {
+    match result {
+        Ok(ActionReply {
+            error_msg: None, ..
+        }) => json!({"error": null}),
+        Ok(ActionReply {
+            error_msg: Some(msg),
+            ..
+        }) => error_answer("REDUCER_ERROR", msg),
+        Err(e @ PerformError::NotApplied(_)) => {
+            tracing::warn!("{what}: {e}");
+            error_answer(
+                "REDUCER_ERROR",
+                "操作已提交，但结果尚未同步，请稍后刷新页面",
+            )
+        }
+        Err(e) => {
+            tracing::error!("{what}: the reducer is unreachable: {e}");
+            error_answer("REDUCER_ERROR", "服务暂时不可用，请稍后重试")
+        }
+    }
+}
+
+/// Runs a pre-check that yields the acting uid, or answers with its refusal / NO_GAME.
+fn precheck(
+    st: &HttpState,
+    session: &Session,
+    check: impl FnOnce(&Game, Option<UserIdx>) -> Result<UserIdx, Value>,
+) -> Result<i64, Answer> {
+    let token = session.auth_token.as_deref();
+    match st.shared.read(|g| {
+        let v = viewer(g, token);
+        check(g, v).map(|ui| g.users[ui as usize].id())
+    }) {
+        None => Err(no_game()),
+        Some(Err(refusal)) => Err(json_value(&refusal)),
+        Some(Ok(uid)) => Ok(uid),
+    }
+}
+
+#[derive(Deserialize)]
+struct SubmitFlagBody {
+    challenge_key: String,
+    flag: String,
+}
+
+async fn submit_flag(
+    State(st): State<Arc<HttpState>>,
+    session: Session,
+    trace: Trace,
+    body: Bytes,
+) -> Answer {
+    let req: SubmitFlagBody = match parse_json(&body) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let now = now_ms();
+    let uid = match precheck(&st, &session, |g, v| {
+        g.precheck_submit_flag(v, &req.challenge_key, &req.flag, now)
+    }) {
+        Ok(uid) => uid,
+        Err(a) => return a,
+    };
+    let mut meta = Map::new();
+    if let Some(ip) = &trace.client.ip {
+        meta.insert("ip".into(), json!(ip));
+    }
+    if let Some(ua) = &trace.client.user_agent {
+        meta.insert("user_agent".into(), json!(ua));
+    }
+    let result = st
+        .shared
+        .perform(Action::SubmitFlag {
+            uid,
+            challenge_key: req.challenge_key.clone(),
+            flag: req.flag.clone(),
+            meta,
+        })
+        .await;
+    let answer = reply_answer(&result, "submit_flag");
+    // The reference keeps every flag that reached the reducer in the anti-cheat log too.
+    let outcome = answer.get("error_msg").cloned().unwrap_or(Value::Null);
+    anticheat::append(
+        &st,
+        uid,
+        &trace,
+        json!({"kind": "submit_flag", "challenge_key": req.challenge_key, "flag": req.flag, "result": outcome}),
+    )
+    .await;
+    json_value(&answer)
+}
+
+#[derive(Deserialize)]
+struct FeedbackBody {
+    challenge_key: String,
+    feedback: String,
+}
+
+async fn submit_feedback(
+    State(st): State<Arc<HttpState>>,
+    session: Session,
+    body: Bytes,
+) -> Answer {
+    let req: FeedbackBody = match parse_json(&body) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let now = now_ms();
+    let uid = match precheck(&st, &session, |g, v| {
+        g.precheck_feedback(v, &req.challenge_key, &req.feedback, now)
+    }) {
+        Ok(uid) => uid,
+        Err(a) => return a,
+    };
+    let result = st
+        .shared
+        .perform(Action::SubmitFeedback {
+            uid,
+            challenge_key: req.challenge_key,
+            content: req.feedback,
+        })
+        .await;
+    json_value(&reply_answer(&result, "submit_feedback"))
+}
+
+#[derive(Deserialize)]
+struct ProfileBody {
+    profile: BTreeMap<String, String>,
+}
+
+async fn update_profile(State(st): State<Arc<HttpState>>, session: Session, body: Bytes) -> Answer {
+    let req: ProfileBody = match parse_json(&body) {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    let now = now_ms();
+    let token = session.auth_token.as_deref();
+    let checked = st.shared.read(|g| {
+        g.precheck_update_profile(viewer(g, token), &req.profile, now)
+            .map(|(ui, values)| (g.users[ui as usize].id(), values))
+    });
+    let (uid, values) = match checked {
+        None => return no_game(),
+        Some(Err(refusal)) => return json_value(&refusal),
+        Some(Ok(ok)) => ok,
+    };
+    // Only the group's fields go to the reducer, whatever else the body carried.
+    let profile = values
+        .into_iter()
+        .map(|(field, value)| (field.name().to_owned(), value))
+        .collect();
+    let result = st
+        .shared
+        .perform(Action::UpdateProfile { uid, profile })
+        .await;
+    json_value(&reply_answer(&result, "update_profile"))
+}
+
+async fn agree_term(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
+    let token = session.auth_token.as_deref();
+    let checked = st.shared.read(|g| {
+        let ui = viewer(g, token).ok_or_else(|| error_answer("NO_USER", "未登录"))?;
+        let u = &g.users[ui as usize];
+        Ok::<_, Value>((!u.row.terms_agreed).then(|| u.id()))
+    });
+    let uid = match checked {
+        None => return no_game(),
+        Some(Err(refusal)) => return json_value(&refusal),
+        // Already agreed: nothing to write.
+        Some(Ok(None)) => return json_value(&json!({"error": null})),
+        Some(Ok(Some(uid))) => uid,
+    };
+    let result = st.shared.perform(Action::AgreeTerm { uid }).await;
+    json_value(&reply_answer(&result, "agree_term"))
+}
