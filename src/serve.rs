@@ -105,7 +105,7 @@ pub async fn run_worker(
     })
     .await;
     follower.abort();
-    result
+    result.with_context(|| format!("worker {index} HTTP server failed"))
 }
 
 /// `gs serve`: the reducer and `api.workers` workers in one process.
