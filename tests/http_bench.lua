@@ -1,0 +1,10 @@
+-- wrk script: ask a wish endpoint as the frontend does (POST, JSON body, wish version).
+-- AUTH_TOKEN in the environment logs the requests in as that user.
+wrk.method = "POST"
+wrk.body = "{}"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Wish-Version"] = "2025.v1"
+local token = os.getenv("AUTH_TOKEN")
+if token then
+  wrk.headers["Cookie"] = "auth_token=" .. token
+end
