@@ -23,6 +23,9 @@ pub struct ContestShape {
     pub start_s: i64,
     /// Contest length in seconds (phase two begins halfway).
     pub duration_s: i64,
+    /// Submissions are spread up to this time at most (a running contest has no
+    /// submissions from the future); `None`: over the whole contest.
+    pub now_s: Option<i64>,
 }
 
 impl Default for ContestShape {
@@ -33,6 +36,7 @@ impl Default for ContestShape {
             submissions: 1000,
             start_s: 1_789_395_200,
             duration_s: 7 * 86_400,
+            now_s: None,
         }
     }
 }
@@ -207,10 +211,11 @@ pub fn generate(shape: &ContestShape) -> Tables {
         user_profile.push(p);
     }
     let mut submission = Vec::with_capacity(shape.submissions);
-    let step_ms = (shape.duration_s * 1000 / shape.submissions.max(1) as i64).max(1);
+    let last_s = shape.now_s.map_or(end, |now| now.clamp(start, end));
+    let step_ms = ((last_s - start) * 1000 / shape.submissions.max(1) as i64).max(1);
     let mut ts = start * 1000;
     for id in 1..=shape.submissions as i64 {
-        ts += rng.gen_range(1..=2 * step_ms);
+        ts = (ts + rng.gen_range(1..=2 * step_ms)).min(last_s * 1000);
         let uid = rng.gen_range(1..=shape.users.max(1) as i64);
         let ci = rng.gen_range(0..challenge.len());
         let ch = &challenge[ci];

@@ -92,6 +92,9 @@ enum DbCommand {
         /// Seed of the generator.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Seconds from now to the second-phase trigger (default: 2.5 days).
+        #[arg(long, value_name = "SECONDS")]
+        phase_two_in: Option<i64>,
     },
     /// Write a dump of every table.
     Export {
@@ -196,14 +199,19 @@ async fn run(command: Command) -> Result<()> {
             users,
             submissions,
             seed,
+            phase_two_in,
         }) => {
-            let shape = gs::demo::ContestShape {
+            let mut shape = gs::demo::ContestShape {
                 seed,
                 users,
                 submissions,
                 start_s: gs::reducer::now_s() - 86_400,
+                now_s: Some(gs::reducer::now_s()),
                 ..gs::demo::ContestShape::default()
             };
+            if let Some(secs) = phase_two_in {
+                shape.start_s = gs::reducer::now_s() + secs - shape.duration_s / 2;
+            }
             let dump = Dump {
                 tables: gs::demo::generate(&shape),
             };

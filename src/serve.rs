@@ -44,6 +44,7 @@ pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
         let shape = crate::demo::ContestShape {
             seed: 2026,
             start_s: now - 86_400,
+            now_s: Some(now),
             ..crate::demo::ContestShape::default()
         };
         let dump = crate::rows::Dump {

@@ -1,0 +1,250 @@
+//! Load generator for a running `gs serve` (see scripts/load-test.sh):
+//!
+//! - `loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS]`: correct flags of every
+//!   player who can play, as fast as the server takes them; then checks that every
+//!   acknowledged submission is in the database.
+//! - `loadgen ws URL DUMP CONNECTIONS`: opens that many WebSockets (up to 16 per player),
+//!   waits for the next broadcast (the contest's next trigger) and reports how long it
+//!   took to reach every connection.
+
+use futures_util::StreamExt;
+use gs::rows::Dump;
+use gs::state::flag::NoDynamicFlags;
+use gs::state::user::FlagRef;
+use gs::state::{Game, GameOptions};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn load_game(dump: &str) -> Result<Game, BoxError> {
+    let dump: Dump = serde_json::from_str(&std::fs::read_to_string(dump)?)?;
+    let now = gs::reducer::now_s();
+    let tick = gs::state::trigger::Timeline::new(dump.tables.trigger.clone()).tick_at(now);
+    Ok(Game::build(dump.tables, tick, GameOptions::default()))
+}
+
+/// Players who can play, with their auth tokens.
+fn players(game: &Game) -> Vec<(u32, String)> {
+    game.users
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| u.check_play_game().is_ok())
+        .filter_map(|(i, u)| Some((i as u32, u.row.auth_token.clone()?)))
+        .collect()
+}
+
+async fn submit(
+    url: &str,
+    dump: &str,
+    db_url: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<(), BoxError> {
+    let game = load_game(dump)?;
+    // Every (player, flag) not passed yet, interleaved across players.
+    let mut per_user: Vec<Vec<(String, String, String, i64)>> = Vec::new();
+    for (ui, token) in players(&game) {
+        let uid = game.users[ui as usize].id();
+        let mut jobs = Vec::new();
+        for ch in game
+            .challenges_in_order()
+            .filter(|c| c.effective_at(game.cur_tick))
+        {
+            let ci = game.chall_idx(&ch.row.key).unwrap_or(0);
+            for (fi, f) in ch.flags.iter().enumerate() {
+                if game
+                    .user_passed(
+                        ui,
+                        FlagRef {
+                            chall: ci,
+                            flag: fi as u32,
+                        },
+                    )
+                    .is_some()
+                {
+                    continue;
+                }
+                if let Ok(flag) = f.spec.correct_value(&ch.row.key, fi, uid, &NoDynamicFlags) {
+                    jobs.push((token.clone(), ch.row.key.clone(), flag, uid));
+                }
+            }
+        }
+        per_user.push(jobs);
+    }
+    let mut jobs = Vec::new();
+    let longest = per_user.iter().map(Vec::len).max().unwrap_or(0);
+    for round in 0..longest {
+        for list in &per_user {
+            if let Some(j) = list.get(round) {
+                jobs.push(j.clone());
+            }
+        }
+    }
+    println!(
+        "{} correct submissions available from {} players",
+        jobs.len(),
+        per_user.len()
+    );
+    let jobs = Arc::new(jobs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (jobs, next, ack, refused, client, url) = (
+            jobs.clone(),
+            next.clone(),
+            acknowledged.clone(),
+            refused.clone(),
+            client.clone(),
+            url.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((token, key, flag, uid)) = jobs.get(i) else {
+                    break;
+                };
+                let resp = client
+                    .post(format!("{url}/service/wish/submit_flag"))
+                    .header("X-Wish-Version", "2025.v1")
+                    .header("Cookie", format!("auth_token={token}"))
+                    .json(&serde_json::json!({"challenge_key": key, "flag": flag}))
+                    .send()
+                    .await;
+                let answer: serde_json::Value = match resp {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => serde_json::Value::Null,
+                };
+                if answer.get("error").is_some_and(serde_json::Value::is_null) {
+                    ack.lock().unwrap_or_else(|e| e.into_inner()).push((
+                        *uid,
+                        key.clone(),
+                        flag.clone(),
+                    ));
+                } else {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed();
+    let ack = std::mem::take(&mut *acknowledged.lock().unwrap_or_else(|e| e.into_inner()));
+    println!(
+        "submit_flag: {} acknowledged in {elapsed:?} = {:.0}/s ({} refused) with {concurrency} concurrent clients",
+        ack.len(),
+        ack.len() as f64 / elapsed.as_secs_f64(),
+        refused.load(Ordering::Relaxed)
+    );
+    let store = gs::store::Store::connect(db_url).await?;
+    let (tables, _) = store.load_all().await?;
+    let stored: HashSet<(i64, &str, &str)> = tables
+        .submission
+        .iter()
+        .map(|s| (s.user_id, s.challenge_key.as_str(), s.flag.as_str()))
+        .collect();
+    let missing = ack
+        .iter()
+        .filter(|(u, k, f)| !stored.contains(&(*u, k.as_str(), f.as_str())))
+        .count();
+    println!(
+        "durability: {} acknowledged, {missing} missing from the database",
+        ack.len()
+    );
+    if missing > 0 {
+        return Err("acknowledged submissions are missing from the database".into());
+    }
+    Ok(())
+}
+
+async fn ws(url: &str, dump: &str, connections: usize) -> Result<(), BoxError> {
+    let game = load_game(dump)?;
+    let players = players(&game);
+    if players.is_empty() {
+        return Err("no player can play".into());
+    }
+    let ws_url = format!("{}/service/ws/push", url.replacen("http", "ws", 1));
+    let received: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for i in 0..connections {
+        let token = players[i % players.len()].1.clone();
+        if i / players.len() >= 16 {
+            return Err("more connections than 16 per player".into());
+        }
+        let (ws_url, received, opened) = (ws_url.clone(), received.clone(), opened.clone());
+        tasks.push(tokio::spawn(async move {
+            use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+            let Ok(mut req) = ws_url.as_str().into_client_request() else {
+                return;
+            };
+            let Ok(cookie) = format!("auth_token={token}").parse() else {
+                return;
+            };
+            req.headers_mut().insert("Cookie", cookie);
+            let Ok((mut stream, _)) = tokio_tungstenite::connect_async(req).await else {
+                return;
+            };
+            opened.fetch_add(1, Ordering::Relaxed);
+            while let Some(Ok(msg)) = stream.next().await {
+                if msg.is_text() {
+                    received
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(Instant::now());
+                    break;
+                }
+            }
+        }));
+        if i % 500 == 499 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "{} of {connections} WebSockets open after {:?}; waiting for a broadcast",
+        opened.load(Ordering::Relaxed),
+        started.elapsed()
+    );
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(600), t).await;
+    }
+    let mut times = std::mem::take(&mut *received.lock().unwrap_or_else(|e| e.into_inner()));
+    times.sort();
+    match (times.first(), times.last()) {
+        (Some(first), Some(last)) => println!(
+            "broadcast reached {} connections; spread from first to last: {:?}",
+            times.len(),
+            last.duration_since(*first)
+        ),
+        _ => println!("no broadcast received"),
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    match arg(1).as_str() {
+        "submit" => {
+            let concurrency = arg(5).parse().unwrap_or(64);
+            let seconds = arg(6).parse().unwrap_or(10);
+            submit(&arg(2), &arg(3), &arg(4), concurrency, seconds).await
+        }
+        "ws" => ws(&arg(2), &arg(3), arg(4).parse().unwrap_or(10_000)).await,
+        _ => Err("usage: loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS] | loadgen ws URL DUMP CONNECTIONS".into()),
+    }
+}
