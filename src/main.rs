@@ -142,8 +142,8 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Reducer(c) => {
             let config = Arc::new(Config::load(c.config.as_deref())?);
-            let (_tasks_tx, tasks_rx) = tokio::sync::mpsc::channel(16);
-            gs::serve::run_reducer(config, tasks_rx, gs::serve::shutdown_signal()).await
+            let (_requests_tx, requests_rx) = tokio::sync::mpsc::channel(64);
+            gs::serve::run_reducer(config, requests_rx, gs::serve::shutdown_signal()).await
         }
         Command::Worker { config, index } => {
             let config = Arc::new(Config::load(config.config.as_deref())?);

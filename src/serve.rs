@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::glitter::ActionClient;
-use crate::reducer::{GameTask, Reducer};
+use crate::reducer::{Reducer, ReducerRequest};
 use crate::store::Store;
 use crate::worker::{follow, WorkerShared};
 use anyhow::Context;
@@ -77,11 +77,11 @@ pub fn worker_addr(config: &Config, index: u16) -> anyhow::Result<SocketAddr> {
 /// Runs the reducer until `shutdown`; fails loudly when it cannot serve.
 pub async fn run_reducer(
     config: Arc<Config>,
-    tasks: mpsc::Receiver<GameTask>,
+    requests: mpsc::Receiver<ReducerRequest>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (reducer, server) = Reducer::start(config).await?;
-    reducer.run(server, tasks, shutdown).await
+    reducer.run(server, requests, shutdown).await
 }
 
 /// Runs API worker `index` until `shutdown` flips to true.
@@ -113,9 +113,9 @@ pub async fn run_worker(
 pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     seed_demo_if_empty(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (_tasks_tx, tasks_rx) = mpsc::channel(16);
+    let (_requests_tx, requests_rx) = mpsc::channel(64);
     let mut reducer_stop = stop_rx.clone();
-    let reducer = tokio::spawn(run_reducer(config.clone(), tasks_rx, async move {
+    let reducer = tokio::spawn(run_reducer(config.clone(), requests_rx, async move {
         let _ = reducer_stop.wait_for(|s| *s).await;
     }));
     let mut workers = Vec::new();

@@ -25,6 +25,7 @@ struct Cluster {
     http: reqwest::Client,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    requests: mpsc::Sender<gs::reducer::ReducerRequest>,
 }
 
 fn free_port() -> u16 {
@@ -44,7 +45,7 @@ impl Cluster {
         store.import(&Dump { tables }, false).await.expect("import");
         store.close().await;
         let (stop, stopped) = watch::channel(false);
-        let (_task_tx, task_rx) = mpsc::channel(4);
+        let (requests, task_rx) = mpsc::channel(4);
         let mut reducer_stop = stopped.clone();
         let reducer = tokio::spawn(gs::serve::run_reducer(
             config.clone(),
@@ -62,6 +63,7 @@ impl Cluster {
             http: reqwest::Client::new(),
             stop,
             tasks: vec![reducer, worker],
+            requests,
         };
         cluster.wait_serving(Duration::from_secs(20)).await;
         cluster
@@ -256,4 +258,112 @@ async fn a_first_blood_reaches_the_websocket_and_registration_works() {
         json!({"nickname": "Four v2", "tel": "13800000004", "qq": "40004", "comment": "hi"})
     );
     cluster.stop().await;
+}
+
+/// Sends an admin edit to the reducer and waits for its answer.
+async fn admin(cluster: &Cluster, write: gs::reducer::AdminWrite) -> Result<u64, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    cluster
+        .requests
+        .send(gs::reducer::ReducerRequest::Write(Box::new(write), tx))
+        .await
+        .expect("reducer running");
+    rx.await.expect("reducer answers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_edits_reach_the_workers_within_a_second() {
+    let cluster = Cluster::start(http_support::contest_tables("running")).await;
+    // A new announcement appears on the worker.
+    let row = gs::rows::AnnouncementRow {
+        id: 0,
+        timestamp_s: 1_790_000_000,
+        title: "Admin says hi".into(),
+        content_template: "Hello **{{ group }}**".into(),
+    };
+    admin(&cluster, gs::reducer::AdminWrite::UpsertAnnouncement(row))
+        .await
+        .expect("saved");
+    let start = Instant::now();
+    loop {
+        let (_, answer) = cluster.wish("announcements", None, &json!({})).await;
+        if answer["list"][0]["title"] == "Admin says hi" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "announcement not visible: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // An invalid challenge is refused with a clear message and changes nothing.
+    let mut bad = http_support::contest_tables("running").challenge[0].clone();
+    bad.id = 0;
+    bad.key = "brand_new".into();
+    bad.flags = json!([]);
+    let refused = admin(
+        &cluster,
+        gs::reducer::AdminWrite::UpsertChallenge(bad.clone()),
+    )
+    .await;
+    assert!(refused.is_err_and(|e| e.contains("1 to 3 flags")));
+    // A valid one is created and playable at once.
+    bad.flags =
+        json!([{"name": "", "type": "static", "base_score": 100, "val": "flag{brand_new}"}]);
+    bad.effective_after = 0;
+    admin(&cluster, gs::reducer::AdminWrite::UpsertChallenge(bad))
+        .await
+        .expect("saved");
+    let start = Instant::now();
+    loop {
+        let (_, game) = cluster.wish("game", Some(&auth_token(2)), &json!({})).await;
+        if game["challenge_list"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|c| c["key"] == "brand_new"))
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "challenge not visible: {game}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A score override changes the board.
+    let (_, before) = cluster.wish("board/score_all", None, &json!({})).await;
+    let top = before["list"][0]["uid"].as_i64().expect("a leader");
+    let tables = http_support::contest_tables("running");
+    // A passing submission of the leader: its time is one of the board's flag times.
+    let passed_at: Vec<i64> = before["list"][0]["flag_status"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v[0].as_i64()).collect())
+        .unwrap_or_default();
+    let sub = tables
+        .submission
+        .iter()
+        .find(|s| s.user_id == top && passed_at.contains(&(s.timestamp_ms / 1000)))
+        .expect("a passing submission of the leader");
+    admin(
+        &cluster,
+        gs::reducer::AdminWrite::SetSubmissionOverrides {
+            id: sub.id,
+            score_override: Some(10_000),
+            percentage_override: None,
+        },
+    )
+    .await
+    .expect("saved");
+    let start = Instant::now();
+    loop {
+        let (_, after) = cluster.wish("board/score_all", None, &json!({})).await;
+        if after["list"] != before["list"] {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the board did not change"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cluster.stop.send(true).ok();
 }

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod health;
+pub mod requests;
 
 use crate::config::Config;
 use crate::glitter::{Action, ActionReply};
@@ -37,8 +38,7 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A request to look at or change the reducer's game from inside its task (admin panel).
-pub type GameTask = Box<dyn FnOnce(&mut Reducer) + Send>;
+pub use requests::{AdminWrite, ReducerRequest};
 
 /// The reducer's state: owned by its one task.
 pub struct Reducer {
@@ -176,7 +176,7 @@ impl Reducer {
     pub async fn run(
         mut self,
         mut server: ActionServer,
-        mut tasks: tokio::sync::mpsc::Receiver<GameTask>,
+        mut requests: tokio::sync::mpsc::Receiver<ReducerRequest>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
@@ -204,11 +204,17 @@ impl Reducer {
                     }
                     self.handle_batch(batch).await;
                 }
-                task = tasks.recv() => {
-                    if let Some(task) = task {
-                        task(&mut self);
+                Some(request) = requests.recv() => match request {
+                    ReducerRequest::Read(look) => look(&self),
+                    ReducerRequest::Write(write, reply) => {
+                        let outcome = self.admin_write(*write).await;
+                        if let Err(e) = &outcome {
+                            tracing::warn!("reducer: admin edit refused: {e}");
+                        }
+                        let _ = reply.send(outcome);
+                        self.publish_sync().await;
                     }
-                }
+                },
                 _ = tokio::time::sleep_until(next_tick) => {
                     self.update_tick().await;
                     next_tick = self.next_tick_check();

@@ -25,7 +25,7 @@ pub fn game_options(shared: &WorkerShared) -> GameOptions {
 
 /// This worker's id in the reducer's telemetry.
 pub fn worker_id(shared: &WorkerShared) -> String {
-    format!("worker-{}", shared.index)
+    shared.name.clone()
 }
 
 async fn hello(shared: &WorkerShared) -> anyhow::Result<()> {

@@ -42,6 +42,8 @@ pub struct WorkerShared {
     pub config: Arc<Config>,
     /// This worker's index (it listens on api port + index).
     pub index: u16,
+    /// Its name in the reducer's telemetry (`worker-N`, or e.g. `admin` for a replica).
+    pub name: String,
     /// The game; `None` while (re)synchronizing, when data endpoints answer NO_GAME.
     game: RwLock<Option<Game>>,
     applied: watch::Sender<u64>,
@@ -70,9 +72,20 @@ pub struct LatencyReport {
 impl WorkerShared {
     /// A worker with no game yet, forwarding actions through `actions`.
     pub fn new(config: Arc<Config>, index: u16, actions: ActionClient) -> WorkerShared {
+        WorkerShared::named(config, index, format!("worker-{index}"), actions)
+    }
+
+    /// A game replica with its own telemetry name (the admin panel's follower).
+    pub fn named(
+        config: Arc<Config>,
+        index: u16,
+        name: String,
+        actions: ActionClient,
+    ) -> WorkerShared {
         WorkerShared {
             config,
             index,
+            name,
             game: RwLock::new(None),
             applied: watch::Sender::new(0),
             actions,
