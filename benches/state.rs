@@ -114,4 +114,24 @@ fn incremental_submission(c: &mut Criterion) {
 }
 
 criterion_group!(benches, full_rebuild, incremental_submission);
-criterion_main!(benches);
+criterion_main!(benches, answer_benches);
+
+fn answers(c: &mut Criterion) {
+    let tables = contest(2_000, 20_000);
+    let game = Game::build(tables, 2000, GameOptions::default());
+    let viewer = game
+        .users
+        .iter()
+        .position(|u| u.check_play_game().is_ok())
+        .map(|i| i as u32);
+    c.bench_function("answer game (logged-in player)", |b| {
+        b.iter(|| game.answer_game(viewer))
+    });
+    c.bench_function("answer game_info (logged-in player)", |b| {
+        b.iter(|| game.answer_game_info(viewer, true))
+    });
+    let u = &game.users[viewer.unwrap_or(0) as usize];
+    c.bench_function("check_play_game", |b| b.iter(|| u.check_play_game()));
+}
+
+criterion_group!(answer_benches, answers);

@@ -12,6 +12,11 @@ use gs::config::Config;
 use gs::rows::Dump;
 use gs::store::Store;
 
+/// mimalloc: the JSON answers allocate many small objects; it serves them markedly faster
+/// than the system allocator on the hot read endpoints.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Guiding Star CTF backend: one reducer, many workers.
 #[derive(Debug, Parser)]
 #[command(name = "gs", version, about)]
