@@ -547,8 +547,9 @@ fn py_float_repr(f: f64) -> String {
     }
 }
 
-/// Python `repr()` of a string: quote choice and escapes of non-printable characters.
-fn py_repr_str(s: &str) -> String {
+/// Python `repr()` of a string: quote choice and escapes of non-printable characters
+/// (shared with the template engine, which prints Python-style lists and dicts).
+pub(crate) fn py_repr_str(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

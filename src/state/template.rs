@@ -176,27 +176,9 @@ fn python_repr(value: &Value, out: &mut String, depth: usize) {
         ValueKind::None | ValueKind::Undefined => out.push_str("None"),
         ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
         ValueKind::String => {
-            let text = value.as_str().unwrap_or_default();
-            let quote = if text.contains('\'') && !text.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            out.push(quote);
-            for ch in text.chars() {
-                match ch {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if c == quote => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(quote);
+            out.push_str(&super::profile::py_repr_str(
+                value.as_str().unwrap_or_default(),
+            ));
         }
         ValueKind::Seq if depth < 32 => {
             out.push('[');
