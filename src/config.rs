@@ -192,6 +192,20 @@ pub struct SecretsConfig {
     pub token_signing_key: Secret,
 }
 
+/// Default action socket: a Unix socket under the data directory (loopback TCP on
+/// Windows, which has no `ipc://`).
+#[cfg(unix)]
+pub const DEFAULT_ACTION_ADDR: &str = "ipc://data/action.sock";
+/// Default event socket (see [`DEFAULT_ACTION_ADDR`]).
+#[cfg(unix)]
+pub const DEFAULT_EVENT_ADDR: &str = "ipc://data/event.sock";
+/// Default action socket on Windows.
+#[cfg(not(unix))]
+pub const DEFAULT_ACTION_ADDR: &str = "tcp://127.0.0.1:5601";
+/// Default event socket on Windows.
+#[cfg(not(unix))]
+pub const DEFAULT_EVENT_ADDR: &str = "tcp://127.0.0.1:5602";
+
 /// The whole configuration, typed and checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -620,8 +634,8 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         database: DatabaseConfig { url },
         paths,
         glitter: GlitterConfig {
-            action_addr: v.endpoint("glitter", "action_addr", "ipc://data/action.sock")?,
-            event_addr: v.endpoint("glitter", "event_addr", "ipc://data/event.sock")?,
+            action_addr: v.endpoint("glitter", "action_addr", DEFAULT_ACTION_ADDR)?,
+            event_addr: v.endpoint("glitter", "event_addr", DEFAULT_EVENT_ADDR)?,
             token: Secret(String::new()),
         },
         api: ApiConfig {
