@@ -212,14 +212,19 @@ async fn ws(url: &str, dump: &str, connections: usize) -> Result<(), BoxError> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The broadcast is the contest's next trigger; give it a few seconds after that.
+    let now = gs::reducer::now_s();
+    let next = game.timeline.next_after(now).map(|t| t.timestamp_s).ok_or("no trigger ahead")?;
     println!(
-        "{} of {connections} WebSockets open after {:?}; waiting for a broadcast",
+        "{} of {connections} WebSockets open after {:?}; the next trigger is in {} s",
         opened.load(Ordering::Relaxed),
-        started.elapsed()
+        started.elapsed(),
+        next - now
     );
+    tokio::time::sleep(Duration::from_secs((next - now + 5).max(1) as u64)).await;
+    println!("{} WebSockets were open", opened.load(Ordering::Relaxed));
     for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(600), t).await;
+        t.abort();
     }
     let mut times = std::mem::take(&mut *received.lock().unwrap_or_else(|e| e.into_inner()));
     times.sort();

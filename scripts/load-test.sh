@@ -61,6 +61,6 @@ if mariadb -uroot -h127.0.0.1 -e 'select 1' >/dev/null 2>&1; then
     "$LOADGEN" submit http://127.0.0.1:18010 "$work/contest.json" "mysql://root@127.0.0.1:3306/$db" 128 "$SECS"
 fi
 
-echo "== 10,000 WebSockets, one broadcast (the next trigger, in 25 s)"
-start_server "sqlite://$work/gs2.db" 25
+echo "== 10,000 WebSockets, one broadcast (the next trigger, in 40 s)"
+start_server "sqlite://$work/gs2.db" 40
 "$LOADGEN" ws http://127.0.0.1:18010 "$work/contest.json" 10000
