@@ -37,7 +37,7 @@ listen = "127.0.0.1:15000"
 TOML
     "$GS" db generate "$work/contest.json" --users 2000 --submissions 20000 --phase-two-in "$2"
     "$GS" db import "$work/contest.json" --replace --config "$work/gs.toml" 2>/dev/null
-    RUST_LOG=warn,gs::worker::follow=info "$GS" serve --config "$work/gs.toml" 2>"$work/serve.log" &
+    RUST_LOG=warn,gs::worker::follow=info "$GS" serve --config "$work/gs.toml" >"$work/serve.log" 2>&1 &
     until curl -sf -X POST -H 'X-Wish-Version: 2025.v1' -d '{}' http://127.0.0.1:18010/service/wish/game_info | grep -q '"cur_tick"'; do sleep 0.2; done
 }
 

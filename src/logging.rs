@@ -1,4 +1,4 @@
-//! Logging: human-readable lines on stderr for every process, and for the reducer also
+//! Logging: human-readable lines on stdout (services) or stderr (commands), and for the reducer also
 //! rows in the `log` table (level INFO and above from gs itself), written in batches by
 //! a background task so that logging never waits for the database.
 
@@ -18,18 +18,23 @@ const QUEUE: usize = 10_000;
 
 static DB_SINK: OnceLock<mpsc::Sender<LogRow>> = OnceLock::new();
 
-/// Sets up logging for the process; call once, first thing.
-pub fn init() {
+/// Sets up logging for the process; call once, first thing. Services log to stdout;
+/// one-shot commands to stderr, so that their own output (a dump on `-`) stays clean.
+pub fn init(service: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=warn"));
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(DbLayer)
-        .try_init();
+    let registry = tracing_subscriber::registry().with(filter).with(DbLayer);
+    let _ = if service {
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stdout)
+            .with_ansi(std::io::stdout().is_terminal());
+        registry.with(fmt).try_init()
+    } else {
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal());
+        registry.with(fmt).try_init()
+    };
 }
 
 /// Starts writing this process's log lines to the `log` table as `process`.

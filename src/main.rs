@@ -112,8 +112,12 @@ enum DbCommand {
 }
 
 fn main() -> ExitCode {
-    gs::logging::init();
     let cli = Cli::parse();
+    let service = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Reducer(_) | Command::Worker { .. } | Command::Police(_)
+    );
+    gs::logging::init(service);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return report(anyhow::Error::new(e).context("cannot start the async runtime")),

@@ -86,14 +86,19 @@ destructive_uids = [1]
     }
 
     fn gs(&self, args: &[&str], log: &str) -> Command {
+        let file = std::fs::File::create(self.dir.path().join(log)).expect("log file");
         let mut cmd = Command::new(GS);
         cmd.args(args)
             .arg("--config")
             .arg(&self.config)
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.path().join(log)).expect("log file"));
+            .stdout(
+                file.try_clone()
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
+            .stderr(file);
         cmd
     }
 
