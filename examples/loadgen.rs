@@ -214,7 +214,11 @@ async fn ws(url: &str, dump: &str, connections: usize) -> Result<(), BoxError> {
     }
     // The broadcast is the contest's next trigger; give it a few seconds after that.
     let now = gs::reducer::now_s();
-    let next = game.timeline.next_after(now).map(|t| t.timestamp_s).ok_or("no trigger ahead")?;
+    let next = game
+        .timeline
+        .next_after(now)
+        .map(|t| t.timestamp_s)
+        .ok_or("no trigger ahead")?;
     println!(
         "{} of {connections} WebSockets open after {:?}; the next trigger is in {} s",
         opened.load(Ordering::Relaxed),
