@@ -20,6 +20,7 @@
 //! **config** — `gs.toml`, defaults and `GS_SECTION__KEY` overrides (cli.md).
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod glitter;

@@ -151,8 +151,14 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Reducer(c) => {
             let config = Arc::new(Config::load(c.config.as_deref())?);
-            let (_requests_tx, requests_rx) = tokio::sync::mpsc::channel(64);
-            gs::serve::run_reducer(config, requests_rx, gs::serve::shutdown_signal()).await
+            let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(64);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let admin = gs::serve::spawn_admin(config.clone(), requests_tx, stop_rx);
+            let result =
+                gs::serve::run_reducer(config, requests_rx, gs::serve::shutdown_signal()).await;
+            let _ = stop_tx.send(true);
+            let _ = admin.await;
+            result
         }
         Command::Worker { config, index } => {
             let config = Arc::new(Config::load(config.config.as_deref())?);

@@ -113,11 +113,12 @@ pub async fn run_worker(
 pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     seed_demo_if_empty(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (_requests_tx, requests_rx) = mpsc::channel(64);
+    let (requests_tx, requests_rx) = mpsc::channel(64);
     let mut reducer_stop = stop_rx.clone();
     let reducer = tokio::spawn(run_reducer(config.clone(), requests_rx, async move {
         let _ = reducer_stop.wait_for(|s| *s).await;
     }));
+    let admin = spawn_admin(config.clone(), requests_tx, stop_rx.clone());
     let mut workers = Vec::new();
     for index in 0..config.api.workers {
         workers.push(tokio::spawn(run_worker(
@@ -143,10 +144,24 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
             Ok(Ok(())) => {}
         }
     }
+    let _ = admin.await;
     if !reducer.is_finished() {
         let _ = reducer.await;
     }
     outcome
+}
+
+/// Starts the admin panel beside the reducer; a panel that cannot start is logged.
+pub fn spawn_admin(
+    config: Arc<Config>,
+    requests: mpsc::Sender<ReducerRequest>,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = crate::admin::run(config, requests, shutdown).await {
+            tracing::error!("admin panel: {e:#}");
+        }
+    })
 }
 
 /// Loads the game from the database: the full rebuild, with the submissions streamed in

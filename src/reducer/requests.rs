@@ -46,6 +46,8 @@ pub enum AdminWrite {
     RegenerateTokens,
     /// Send a push message to connected players.
     Push(PushMessage),
+    /// Forget every worker's telemetry (the status page starts afresh).
+    ClearTelemetry,
 }
 
 /// A request to the reducer task.
@@ -232,6 +234,10 @@ impl Reducer {
                     })
                     .await;
                 }
+                Ok(self.counter)
+            }
+            AdminWrite::ClearTelemetry => {
+                self.health.clear();
                 Ok(self.counter)
             }
             AdminWrite::Push(message) => {

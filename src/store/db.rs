@@ -364,6 +364,27 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Streams the rows of a query with bound values through `each`.
+    pub(crate) async fn for_each_row_with<F>(
+        &mut self,
+        sql: &str,
+        args: &[Val<'_>],
+        mut each: F,
+    ) -> Result<(), sqlx::Error>
+    where
+        F: FnMut(&dyn RowGet),
+    {
+        on_tx!(self, |e| {
+            let mut rows = bind_all(sqlx::query(sql), args).fetch(e);
+            while let Some(row) = rows.try_next().await? {
+                each(&row);
+            }
+            Ok(())
+        })
+    }
+}
+
 /// MySQL reports ids as u64; ours are i64.
 fn id_from_u64(id: u64) -> Result<i64, sqlx::Error> {
     i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))

@@ -5,6 +5,7 @@ mod batch;
 mod db;
 mod dump;
 mod game_load;
+mod listing;
 mod schema;
 mod sqlite_load;
 mod tables;
@@ -27,6 +28,7 @@ pub use batch::WriteBatch;
 pub use db::Engine;
 use db::{Pools, Tx, Val};
 pub use game_load::{GameRows, SubmissionChunks};
+pub use listing::{ListPage, ListQuery};
 pub use schema::LATEST_VERSION;
 use tables::TableRow;
 

@@ -1,0 +1,203 @@
+//! The admin panel: a server-rendered web UI the reducer process serves at
+//! `[admin] listen` under `url_prefix`, reading a game replica and writing through the reducer.
+//!
+//! Layout: `auth` (who may see and change what, CSRF), `view` (templates, tables, forms,
+//! times), `status`, `crud` (announcements, challenges, policies, triggers), `players`
+//! (users, profiles, submissions, feedback, logs), `tools` (import/export, flag test,
+//! group moves, writeups, anti-cheat) and `files` (the four file managers).
+
+mod auth;
+mod crud;
+mod files;
+mod players;
+mod status;
+mod tools;
+mod view;
+
+use crate::config::Config;
+use crate::glitter::ActionClient;
+use crate::reducer::{AdminWrite, ReducerRequest};
+use crate::store::Store;
+use crate::worker::{follow, WorkerShared};
+use anyhow::Context as _;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use auth::csrf_token;
+pub use view::TimeZone;
+
+/// Everything a request handler of the panel needs.
+pub struct Admin {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The panel's own synchronized game replica.
+    pub shared: Arc<WorkerShared>,
+    /// The database (for feedback, logs and profiles, which live only there).
+    pub store: Store,
+    requests: mpsc::Sender<ReducerRequest>,
+    csrf_key: [u8; 32],
+    env: minijinja::Environment<'static>,
+    tz: TimeZone,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin").finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// Builds the panel's state around a replica (started separately) and the reducer channel.
+    pub fn new(
+        config: Arc<Config>,
+        shared: Arc<WorkerShared>,
+        store: Store,
+        requests: mpsc::Sender<ReducerRequest>,
+    ) -> Admin {
+        let csrf_key: [u8; 32] = rand::random();
+        let tz = TimeZone::named(&config.admin.timezone);
+        Admin {
+            config,
+            shared,
+            store,
+            requests,
+            csrf_key,
+            env: view::environment(),
+            tz,
+        }
+    }
+
+    /// Sends an edit to the reducer and waits until the replica has applied it.
+    pub async fn write(&self, write: AdminWrite) -> Result<u64, String> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(ReducerRequest::Write(Box::new(write), tx))
+            .await
+            .map_err(|_| "the reducer is not running".to_string())?;
+        let counter = rx
+            .await
+            .map_err(|_| "the reducer dropped the request".to_string())??;
+        let started = Instant::now();
+        while self.shared.applied_counter() < counter && started.elapsed() < Duration::from_secs(3)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(counter)
+    }
+
+    /// Runs a read on the reducer task and returns its answer.
+    pub async fn read_reducer<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::reducer::Reducer) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        let req = ReducerRequest::Read(Box::new(move |r| {
+            let _ = tx.send(f(r));
+        }));
+        self.requests.send(req).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// A path inside the panel.
+    pub fn url(&self, path: &str) -> String {
+        let path = path.strip_prefix("/?").map_or(path, |_| &path[1..]);
+        let path = if path == "/" { "" } else { path };
+        format!("{}{}", self.config.admin.url_prefix, path)
+    }
+
+    /// A 303 redirect to a panel path with a flash message.
+    pub fn back(&self, path: &str, msg: &str) -> Response {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let to = format!("{}{sep}msg={}", self.url(path), view::urlencode(msg));
+        Redirect::to(&to).into_response()
+    }
+}
+
+/// Every route of the panel (without the prefix) behind the access check.
+pub fn router(admin: Arc<Admin>) -> Router {
+    let inner = Router::new()
+        .route("/", get(status::page))
+        .route("/status/clear-telemetry", post(status::clear_telemetry))
+        .route("/status/test-push", post(status::test_push))
+        .route("/status/regenerate-tokens", post(status::regenerate_tokens))
+        .merge(crud::routes())
+        .merge(players::routes())
+        .merge(tools::routes())
+        .merge(files::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            admin.clone(),
+            auth::guard,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(admin.clone());
+    let prefix = admin.config.admin.url_prefix.clone();
+    let home = prefix.clone();
+    Router::new()
+        .route(
+            &format!("{prefix}/"),
+            get(move || async move { Redirect::permanent(&home) }),
+        )
+        .nest(&prefix, inner)
+}
+
+/// Serves the panel on `listener` until `shutdown` flips to true; starts the replica.
+pub async fn serve(
+    config: Arc<Config>,
+    requests: mpsc::Sender<ReducerRequest>,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database.url).await?;
+    let mut tries = 0;
+    let actions = loop {
+        match ActionClient::connect(&config.glitter.action_addr, config.glitter.token.expose())
+            .await
+        {
+            Ok(a) => break a,
+            Err(e) if tries >= 40 => {
+                return Err(e).context("the admin panel cannot reach the reducer")
+            }
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    let shared = Arc::new(WorkerShared::named(
+        config.clone(),
+        u16::MAX,
+        "admin".into(),
+        actions,
+    ));
+    let follower = tokio::spawn(follow::run(shared.clone(), store.clone(), shutdown.clone()));
+    let admin = Arc::new(Admin::new(config.clone(), shared, store, requests));
+    let app = router(admin);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!("admin panel on http://{addr}{}/", config.admin.url_prefix);
+    }
+    let mut stop = shutdown;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    follower.abort();
+    result.context("the admin panel's HTTP server failed")
+}
+
+/// Binds `[admin] listen` and serves the panel until `shutdown` (for `gs serve` / `gs reducer`).
+pub async fn run(
+    config: Arc<Config>,
+    requests: mpsc::Sender<ReducerRequest>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let addr = config.admin.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("the admin panel cannot listen on {addr} (admin.listen)"))?;
+    serve(config, requests, listener, shutdown).await
+}

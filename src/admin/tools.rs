@@ -1,0 +1,264 @@
+//! Tools: challenge import (create or update by key) and export, flag test (a user's token
+//! and every correct flag of a challenge), writeup statistics and the anti-cheat log.
+
+use super::auth::Viewer;
+use super::view::ser;
+use super::Admin;
+use crate::reducer::AdminWrite;
+use crate::rows::ChallengeRow;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Most anti-cheat lines shown (the newest).
+const MAX_ANTICHEAT_LINES: usize = 2000;
+
+#[derive(Serialize)]
+struct WriteupLine {
+    uid: i64,
+    nickname: String,
+    group: String,
+    score: i64,
+    required: bool,
+    submitted: bool,
+    metadata: String,
+    download: Option<String>,
+}
+
+fn flag_test(admin: &Admin, uid: i64, key: &str) -> Vec<(String, String)> {
+    admin
+        .shared
+        .read(|g| {
+            let Some(u) = g.user_by_id(uid) else {
+                return vec![("error".into(), format!("user #{uid} does not exist"))];
+            };
+            let Some(c) = g.challenge(key) else {
+                return vec![("error".into(), format!("challenge `{key}` does not exist"))];
+            };
+            let mut out = vec![("token".into(), u.row.token.clone().unwrap_or_default())];
+            for (i, f) in c.flags.iter().enumerate() {
+                let value = f
+                    .spec
+                    .correct_value(key, i, uid, g.options().dynamic_flags.as_ref())
+                    .unwrap_or_else(|e| format!("error: {e}"));
+                out.push((
+                    format!("flag #{i} {:?} ({} pts)", f.spec.name, f.cur_score),
+                    value,
+                ));
+            }
+            out
+        })
+        .unwrap_or_default()
+}
+
+async fn page(
+    State(admin): State<Arc<Admin>>,
+    Extension(v): Extension<Viewer>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let uid_in = q.get("uid").cloned().unwrap_or_default();
+    let key_in = q.get("key").cloned().unwrap_or_default();
+    let flag_result = match uid_in.trim().parse::<i64>() {
+        Ok(uid) if !key_in.is_empty() => Some(flag_test(&admin, uid, key_in.trim())),
+        Err(_) if !uid_in.is_empty() => {
+            Some(vec![("error".into(), format!("`{uid_in}` is not a uid"))])
+        }
+        _ => None,
+    };
+    let ctx = minijinja::context! {
+        uid_in => uid_in, key_in => key_in, flag_result => ser(flag_result),
+        msg => q.get("msg").cloned(), ac_lines => None::<String>, writeups => None::<String>,
+        error => q.get("error").cloned(),
+    };
+    admin.render(&v, "tools.html", "Tools", ctx)
+}
+
+async fn anticheat(
+    State(admin): State<Arc<Admin>>,
+    Extension(v): Extension<Viewer>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(uid) = q.get("uid").and_then(|u| u.trim().parse::<i64>().ok()) else {
+        return admin.back("/tools", "anti-cheat log: give a numeric uid");
+    };
+    let path = admin
+        .config
+        .paths
+        .anticheat_log
+        .join(format!("{uid}.jsonl"));
+    let text = tokio::fs::read(&path).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(MAX_ANTICHEAT_LINES);
+    let lines: Vec<String> = lines[start..].iter().map(|l| l.to_string()).collect();
+    let ctx =
+        minijinja::context! { ac_uid => uid, ac_lines => ser(lines), writeups => None::<String> };
+    admin.render(
+        &v,
+        "tools.html",
+        &format!("Anti-cheat log of user #{uid}"),
+        ctx,
+    )
+}
+
+async fn writeups(State(admin): State<Arc<Admin>>, Extension(v): Extension<Viewer>) -> Response {
+    let users = admin
+        .shared
+        .read(|g| {
+            g.users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| {
+                    let idx = crate::state::user::idx(i);
+                    (
+                        u.id(),
+                        u.nickname().unwrap_or_default().to_string(),
+                        u.row.group.clone(),
+                        u.tot_score,
+                        g.writeup_required(idx),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let dir = &admin.config.paths.writeups;
+    let mut out = Vec::new();
+    for (uid, nickname, group, score, required) in users {
+        let meta_path = dir.join(uid.to_string()).join("metadata.json");
+        let meta = tokio::fs::read(&meta_path).await.ok();
+        if !required && meta.is_none() {
+            continue;
+        }
+        let meta: Option<serde_json::Value> = meta.and_then(|m| serde_json::from_slice(&m).ok());
+        let download = meta
+            .as_ref()
+            .and_then(|m| {
+                m.get("filename")
+                    .and_then(|f| f.as_str())
+                    .map(str::to_owned)
+            })
+            .map(|f| {
+                admin.url(&format!(
+                    "/files/writeups/download?path={}",
+                    super::view::urlencode(&format!("{uid}/{f}"))
+                ))
+            });
+        out.push(WriteupLine {
+            uid,
+            nickname,
+            group,
+            score,
+            required,
+            submitted: meta.is_some(),
+            metadata: meta.map(|m| m.to_string()).unwrap_or_default(),
+            download,
+        });
+    }
+    let ctx = minijinja::context! { writeups => ser(out), ac_lines => None::<String> };
+    admin.render(&v, "tools.html", "Writeups", ctx)
+}
+
+async fn export(
+    State(admin): State<Arc<Admin>>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let ids: Vec<i64> = q
+        .iter()
+        .filter(|(k, _)| k == "ids")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let rows: Vec<ChallengeRow> = admin
+        .shared
+        .read(|g| {
+            g.challenges
+                .iter()
+                .filter(|c| ids.is_empty() || ids.contains(&c.row.id))
+                .map(|c| c.row.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = serde_json::to_string_pretty(&rows).unwrap_or_default();
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"challenges.json\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn import(
+    State(admin): State<Arc<Admin>>,
+    Extension(v): Extension<Viewer>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let text = form.get("json").cloned().unwrap_or_default();
+    let fail = |e: String| {
+        let ctx = minijinja::context! { error => e, ac_lines => None::<String>, writeups => None::<String> };
+        let mut r = admin.render(&v, "tools.html", "Tools", ctx);
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        r
+    };
+    let rows: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(a)) => a,
+        Ok(o @ serde_json::Value::Object(_)) => vec![o],
+        Ok(_) => return fail("import: expected a JSON array of challenges".into()),
+        Err(e) => return fail(format!("import: invalid JSON: {e}")),
+    };
+    let mut parsed = Vec::new();
+    for (i, mut r) in rows.into_iter().enumerate() {
+        if let Some(o) = r.as_object_mut() {
+            o.entry("id").or_insert(0.into());
+        }
+        match serde_json::from_value::<ChallengeRow>(r) {
+            Ok(row) => parsed.push(row),
+            Err(e) => return fail(format!("import: challenge #{} (0-based {i}): {e}", i + 1)),
+        }
+    }
+    let mut done = Vec::new();
+    for mut row in parsed {
+        row.id = admin
+            .shared
+            .read(|g| g.challenge(&row.key).map(|c| c.row.id))
+            .flatten()
+            .unwrap_or(0);
+        if let Err(e) = crate::state::challenge::validate_challenge(&row) {
+            return fail(format!(
+                "import stopped at `{}` ({} imported before): {e}",
+                row.key,
+                done.len()
+            ));
+        }
+        let key = row.key.clone();
+        if let Err(e) = admin.write(AdminWrite::UpsertChallenge(row)).await {
+            return fail(format!(
+                "import stopped at `{key}` ({} imported before): {e}",
+                done.len()
+            ));
+        }
+        done.push(key);
+    }
+    admin.back(
+        "/challenges",
+        &format!("imported {} challenges: {}", done.len(), done.join(", ")),
+    )
+}
+
+/// The tool routes.
+pub fn routes() -> Router<Arc<Admin>> {
+    Router::new()
+        .route("/tools", get(page))
+        .route("/tools/anticheat", get(anticheat))
+        .route("/tools/writeups", get(writeups))
+        .route("/challenges/export", get(export))
+        .route("/challenges/import", post(import))
+}
