@@ -11,6 +11,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 
+mod oauth;
+pub use oauth::{
+    CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
+    OidcConfig, ProxyRule, TokenAuth,
+};
+
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_FILE: &str = "gs.toml";
 /// Prefix of the environment overrides.
@@ -225,6 +231,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[secrets]`
     pub secrets: SecretsConfig,
+    /// `[http_client]`: timeouts and proxies of requests to identity providers.
+    pub http_client: HttpClientConfig,
+    /// `[oauth.*]`: the login providers; each is enabled by its section.
+    pub oauth: OAuthConfig,
 }
 
 /// The type a key takes; decides how an environment string is read.
@@ -234,6 +244,10 @@ enum Kind {
     Int,
     Bool,
     IntList,
+    /// A list of strings: `["a", "b"]` in TOML, `a,b` in the environment.
+    StrList,
+    /// A table of strings: `{ k = "v" }` in TOML, `k=v,k2=v2` in the environment.
+    StrMap,
 }
 
 /// Every section and key, in the order they are documented.
@@ -279,7 +293,16 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("secrets", &[("token_signing_key", Kind::Str)]),
+    ("http_client", oauth::HTTP_CLIENT_KEYS),
+    ("oauth.github", oauth::GITHUB_KEYS),
+    ("oauth.microsoft", oauth::MICROSOFT_KEYS),
+    ("oauth.carsi", oauth::CARSI_KEYS),
+    ("oauth.iaaa", oauth::IAAA_KEYS),
+    ("oauth.oidc", oauth::OIDC_KEYS),
 ];
+
+/// Sections nested one level under a table (`[oauth.github]` is section `oauth.github`).
+const NESTED_TABLES: &[&str] = &["oauth"];
 
 fn section_names() -> String {
     KEYS.iter()
@@ -291,6 +314,24 @@ fn section_names() -> String {
 /// The kind of `section.key`, or an error listing what exists.
 fn lookup(section: &str, key: &str, origin: &Origin) -> Result<Kind, ConfigError> {
     let Some((_, keys)) = KEYS.iter().find(|(s, _)| *s == section) else {
+        if NESTED_TABLES.contains(&section) {
+            return Err(ConfigError::BadValue {
+                key: if key.is_empty() {
+                    section.to_string()
+                } else {
+                    format!("{section}.{key}")
+                },
+                origin: origin.clone(),
+                reason: format!(
+                    "expected sections like {}",
+                    KEYS.iter()
+                        .filter(|(s, _)| s.starts_with(&format!("{section}.")))
+                        .map(|(s, _)| format!("[{s}]"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         return Err(ConfigError::UnknownKey {
             key: if key.is_empty() {
                 section.to_string()
@@ -347,6 +388,34 @@ fn env_value(kind: Kind, text: &str) -> Result<toml::Value, String> {
             }
             Ok(toml::Value::Array(out))
         }
+        Kind::StrList => {
+            let inner = text.trim();
+            let inner = inner
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+                .unwrap_or(inner);
+            Ok(toml::Value::Array(
+                inner
+                    .split(',')
+                    .map(|p| p.trim().trim_matches('"'))
+                    .filter(|p| !p.is_empty())
+                    .map(|p| toml::Value::String(p.to_string()))
+                    .collect(),
+            ))
+        }
+        Kind::StrMap => {
+            let mut out = toml::Table::new();
+            for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (k, v) = part.split_once('=').ok_or_else(|| {
+                    format!("expected `key=value` pairs separated by commas, found `{part}`")
+                })?;
+                out.insert(
+                    k.trim().trim_matches('"').to_string(),
+                    toml::Value::String(v.trim().trim_matches('"').to_string()),
+                );
+            }
+            Ok(toml::Value::Table(out))
+        }
     }
 }
 
@@ -365,19 +434,56 @@ fn read_file(path: &Path, raw: &mut Raw) -> Result<(), ConfigError> {
     let origin = Origin::File(path.to_path_buf());
     for (section, value) in table {
         let toml::Value::Table(keys) = value else {
-            lookup(&section, "", &origin)?;
+            if !NESTED_TABLES.contains(&section.as_str()) {
+                lookup(&section, "", &origin)?;
+            }
             return Err(ConfigError::BadValue {
                 key: section.clone(),
                 origin,
                 reason: format!("expected a section `[{section}]`, found a plain value"),
             });
         };
-        for (key, value) in keys {
-            lookup(&section, &key, &origin)?;
-            raw.insert((section.clone(), key), (value, origin.clone()));
+        if NESTED_TABLES.contains(&section.as_str()) {
+            for (sub, value) in keys {
+                let name = format!("{section}.{sub}");
+                let toml::Value::Table(keys) = value else {
+                    lookup(&name, "", &origin)?;
+                    return Err(ConfigError::BadValue {
+                        key: name.clone(),
+                        origin,
+                        reason: format!("expected a section `[{name}]`, found a plain value"),
+                    });
+                };
+                read_section(&name, keys, &origin, raw)?;
+            }
+        } else {
+            read_section(&section, keys, &origin, raw)?;
         }
     }
     Ok(())
+}
+
+/// Collects one section's keys, rejecting unknown ones.
+fn read_section(
+    section: &str,
+    keys: toml::Table,
+    origin: &Origin,
+    raw: &mut Raw,
+) -> Result<(), ConfigError> {
+    for (key, value) in keys {
+        lookup(section, &key, origin)?;
+        raw.insert((section.to_string(), key), (value, origin.clone()));
+    }
+    Ok(())
+}
+
+/// The section an environment variable names: `OAUTH_GITHUB` is `[oauth.github]`.
+fn env_section(upper: &str) -> String {
+    let lower = upper.to_ascii_lowercase();
+    KEYS.iter()
+        .map(|(s, _)| *s)
+        .find(|s| s.replace('.', "_") == lower)
+        .map_or(lower, str::to_string)
 }
 
 /// Collects the `GS_*` overrides, rejecting unknown keys and malformed values.
@@ -389,7 +495,7 @@ fn read_env(env: &BTreeMap<String, String>, raw: &mut Raw) -> Result<(), ConfigE
         let Some((section, key)) = rest.split_once("__") else {
             return Err(ConfigError::BadEnvName(name.clone()));
         };
-        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        let (section, key) = (env_section(section), key.to_ascii_lowercase());
         let origin = Origin::Env(name.clone());
         let kind = lookup(&section, &key, &origin)?;
         let value = env_value(kind, text).map_err(|reason| ConfigError::BadValue {
@@ -658,6 +764,8 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         secrets: SecretsConfig {
             token_signing_key: Secret(String::new()),
         },
+        http_client: oauth::http_client(&v)?,
+        oauth: oauth::providers(&v)?,
     };
     Ok(Parsed {
         config,

@@ -1,5 +1,6 @@
-//! Login endpoints: manual login (registering new identities through the reducer),
-//! logout and admin `su`; the cookies they set; failures as HTML info pages.
+//! Login endpoints: manual login, logout and admin `su`; the one register-or-login step
+//! every login method (OAuth providers included) ends with; the cookies they set;
+//! failures as HTML info pages.
 
 use super::reply::{cookie_safe, info_page, redirect, Answer, SetCookie};
 use super::request::{viewer, Session};
@@ -11,7 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::Sha256;
 use std::sync::Arc;
 
@@ -45,7 +46,7 @@ pub fn admin_2fa_value(glitter_token: &str, auth_token: &str) -> String {
 }
 
 /// The failure page of every login endpoint.
-fn fail(status: StatusCode, message: &str) -> Answer {
+pub(super) fn fail(status: StatusCode, message: &str) -> Answer {
     info_page(status, "登录失败", message)
 }
 
@@ -75,7 +76,8 @@ fn login_of(game: &Game, user: &crate::state::user::User) -> Result<Login, &'sta
     })
 }
 
-fn secure(st: &HttpState) -> bool {
+/// Whether cookies get `Secure` (the backend is served over https).
+pub(super) fn secure(st: &HttpState) -> bool {
     st.shared.config.auth.backend_scheme == "https"
 }
 
@@ -136,28 +138,45 @@ pub(super) async fn manual(
         return fail(StatusCode::BAD_REQUEST, "用户名无效");
     }
     let login_key = format!("manual:{identity}");
-    match st.shared.read(|g| find_login(g, &login_key)) {
+    register_or_login(
+        &st,
+        &login_key,
+        json!({"type": "manual"}),
+        rules::MANUAL_LOGIN_GROUP,
+    )
+    .await
+}
+
+/// Logs in the user with `login_key`, registering it first (with `properties` and
+/// `group`) if it is new and registration is open. Every login method ends here.
+pub(super) async fn register_or_login(
+    st: &HttpState,
+    login_key: &str,
+    properties: Value,
+    group: &str,
+) -> Answer {
+    match st.shared.read(|g| find_login(g, login_key)) {
         None => return fail(StatusCode::SERVICE_UNAVAILABLE, "服务暂时不可用"),
-        Some(Some(Ok(login))) => return logged_in(&st, &login, PORTAL),
+        Some(Some(Ok(login))) => return logged_in(st, &login, PORTAL),
         Some(Some(Err(msg))) => return fail(StatusCode::FORBIDDEN, msg),
         Some(None) => {}
     }
-    if !config.auth.registration_enabled {
+    if !st.shared.config.auth.registration_enabled {
         return fail(StatusCode::FORBIDDEN, "目前不允许注册新账户");
     }
     let result = st
         .shared
         .perform(Action::RegisterUser {
-            login_key: login_key.clone(),
-            login_properties: json!({"type": "manual"}),
-            group: rules::MANUAL_LOGIN_GROUP.to_owned(),
+            login_key: login_key.to_owned(),
+            login_properties: properties,
+            group: group.to_owned(),
         })
         .await;
     // Looked up again whatever the reply: a concurrent request may have registered the
     // same identity first, and then logging in is still right.
-    let found = st.shared.read(|g| find_login(g, &login_key)).flatten();
+    let found = st.shared.read(|g| find_login(g, login_key)).flatten();
     match (result, found) {
-        (_, Some(Ok(login))) => logged_in(&st, &login, AFTER_REGISTRATION),
+        (_, Some(Ok(login))) => logged_in(st, &login, AFTER_REGISTRATION),
         (_, Some(Err(msg))) => fail(StatusCode::FORBIDDEN, msg),
         (Ok(reply), None) => fail(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -176,19 +195,24 @@ pub(super) async fn manual(
     }
 }
 
-/// `GET /service/auth/logout`: forgets the login cookies.
-pub(super) async fn logout(State(st): State<Arc<HttpState>>) -> Answer {
-    let mut res = redirect(PORTAL);
-    for (name, path) in [("auth_token", "/"), (ADMIN_2FA_COOKIE, admin_path(&st))] {
+/// Adds the `Set-Cookie` lines that forget the login cookies.
+pub(super) fn clear_login_cookies(st: &HttpState, res: &mut Answer) {
+    for (name, path) in [("auth_token", "/"), (ADMIN_2FA_COOKIE, admin_path(st))] {
         SetCookie {
             name,
             value: "",
             path,
             max_age_s: 0,
-            secure: secure(&st),
+            secure: secure(st),
         }
-        .add_to(&mut res);
+        .add_to(res);
     }
+}
+
+/// `GET /service/auth/logout`: forgets the login cookies.
+pub(super) async fn logout(State(st): State<Arc<HttpState>>) -> Answer {
+    let mut res = redirect(PORTAL);
+    clear_login_cookies(&st, &mut res);
     res
 }
 

@@ -10,7 +10,10 @@
 //! pre-checked here and performed by the reducer; **writeup** is the one wish endpoint
 //! that touches files.
 //!
-//! **auth** — manual login, logout and `su`, with the cookies they set.
+//! **auth** — manual login, logout and `su`, with the cookies they set, and the
+//! register-or-login step every login ends with.
+//!
+//! **oauth** — the identity providers (GitHub, Microsoft, CARSI, IAAA, OpenID Connect).
 //!
 //! **push** — the WebSocket that forwards the reducer's push messages to players.
 //!
@@ -26,6 +29,7 @@
 mod anticheat;
 mod attachment;
 pub mod auth;
+pub mod oauth;
 mod push;
 mod reply;
 mod request;
@@ -81,6 +85,8 @@ struct HttpState {
     ws_per_user: Mutex<HashMap<i64, usize>>,
     /// Becomes true when the server shuts down, so that WebSockets close cleanly.
     stopping: watch::Sender<bool>,
+    /// The enabled login providers.
+    oauth: oauth::Providers,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it: every cache here stays
@@ -89,7 +95,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn build(shared: Arc<WorkerShared>, options: HttpOptions) -> (Router, Arc<HttpState>) {
+fn build(
+    shared: Arc<WorkerShared>,
+    options: HttpOptions,
+) -> Result<(Router, Arc<HttpState>), oauth::SetupError> {
+    let providers = oauth::Providers::from_config(&shared.config)?;
     let state = Arc::new(HttpState {
         shared,
         options,
@@ -97,6 +107,7 @@ fn build(shared: Arc<WorkerShared>, options: HttpOptions) -> (Router, Arc<HttpSt
         templates: Mutex::new(template::Cache::default()),
         ws_per_user: Mutex::new(HashMap::new()),
         stopping: watch::Sender::new(false),
+        oauth: providers,
     });
     let wish = wish::routes()
         .route_layer(axum::middleware::from_fn(request::check_wish_version))
@@ -121,6 +132,7 @@ fn build(shared: Arc<WorkerShared>, options: HttpOptions) -> (Router, Arc<HttpSt
         .route("/service/auth/manual", get(auth::manual))
         .route("/service/auth/logout", get(auth::logout))
         .route("/service/auth/su", get(auth::su))
+        .merge(oauth::routes())
         .route("/service/ws/push", get(push::push))
         .route(
             "/service/attachment/{key}/{filename}",
@@ -128,17 +140,21 @@ fn build(shared: Arc<WorkerShared>, options: HttpOptions) -> (Router, Arc<HttpSt
         )
         .route("/service/template/{name}", get(template::template))
         .with_state(state.clone());
-    (router, state)
+    Ok((router, state))
 }
 
-/// The worker's player API as an axum router (state included).
-pub fn router(shared: Arc<WorkerShared>) -> Router {
+/// The worker's player API as an axum router (state included); fails if the login
+/// providers cannot be set up.
+pub fn router(shared: Arc<WorkerShared>) -> Result<Router, oauth::SetupError> {
     router_with(shared, HttpOptions::default())
 }
 
 /// The router with explicit HTTP options.
-pub fn router_with(shared: Arc<WorkerShared>, options: HttpOptions) -> Router {
-    build(shared, options).0
+pub fn router_with(
+    shared: Arc<WorkerShared>,
+    options: HttpOptions,
+) -> Result<Router, oauth::SetupError> {
+    build(shared, options).map(|(router, _)| router)
 }
 
 /// Serves the player API on `listener` until `shutdown` completes, then closes the open
@@ -148,7 +164,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (router, state) = build(shared, HttpOptions::default());
+    let (router, state) = build(shared, HttpOptions::default()).map_err(std::io::Error::other)?;
+    let enabled = state.oauth.names();
+    if !enabled.is_empty() {
+        tracing::info!("login providers: {}", enabled.join(", "));
+    }
     let stop = async move {
         shutdown.await;
         // WebSocket tasks outlive their HTTP connection; they watch this flag.

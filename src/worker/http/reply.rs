@@ -98,12 +98,16 @@ pub(super) fn info_page(status: StatusCode, title: &str, message: &str) -> Answe
     res
 }
 
-/// A 302 redirect to a path of this site.
-pub(super) fn redirect(location: &'static str) -> Answer {
+/// A 302 redirect to a path of this site or to an identity provider. A location that
+/// cannot be a header (never built by this crate) is answered with an error page.
+pub(super) fn redirect(location: &str) -> Answer {
+    let Ok(value) = HeaderValue::from_str(location) else {
+        tracing::error!("cannot redirect: the location has invalid characters");
+        return info_page(StatusCode::INTERNAL_SERVER_ERROR, "出错了", "跳转地址无效");
+    };
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::FOUND;
-    res.headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_static(location));
+    res.headers_mut().insert(header::LOCATION, value);
     res
 }
 
