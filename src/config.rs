@@ -447,7 +447,9 @@ fn read_file(path: &Path, raw: &mut Raw) -> Result<(), ConfigError> {
             for (sub, value) in keys {
                 let name = format!("{section}.{sub}");
                 let toml::Value::Table(keys) = value else {
-                    lookup(&name, "", &origin)?;
+                    if !KEYS.iter().any(|(s, _)| *s == name) {
+                        lookup(&name, "", &origin)?;
+                    }
                     return Err(ConfigError::BadValue {
                         key: name.clone(),
                         origin,
@@ -1144,6 +1146,137 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(m.contains("/nonexistent/gs.toml"), "{m}");
+    }
+
+    #[test]
+    fn oauth_sections_from_file_and_env() {
+        let key = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/oauth_test_rsa.pem"
+        );
+        let body = format!(
+            "[http_client]\ntimeout_s = 7\nproxies = {{ \"*github.com\" = \"http://127.0.0.1:7890\" }}\n\
+             [oauth.github]\nclient_id = \"gh\"\nclient_secret = \"s3cret\"\n\
+             [oauth.microsoft]\nclient_id = \"ms\"\nprivate_key_file = \"{key}\"\n\
+             thumbprint = \"DB:71:72:09:94:EE:18:E5:55:EB:91:AA:38:5B:69:18:C6:FD:8F:42\"\n\
+             [oauth.oidc]\nenabled = false\n"
+        );
+        let (_dir, file, mut e) = setup(&body);
+        e.extend(env(&[
+            ("GS_OAUTH_CARSI__CLIENT_ID", "c"),
+            ("GS_OAUTH_CARSI__CLIENT_SECRET", "cs"),
+            ("GS_OAUTH_CARSI__BASE_URL", "https://carsi.example/"),
+            ("GS_OAUTH_CARSI__PRIVATE_KEY_FILE", key),
+            ("GS_OAUTH_CARSI__AFFILIATIONS", "student,faculty"),
+            ("GS_OAUTH_CARSI__DOMAIN_GROUPS", "a.edu.cn=pku,b.edu.cn=thu"),
+            ("GS_HTTP_CLIENT__CONNECT_TIMEOUT_S", "2"),
+        ]));
+        let c = Config::load_with_env(Some(&file), &e).unwrap();
+        let gh = c.oauth.github.as_ref().unwrap();
+        assert_eq!(gh.client_id, "gh");
+        assert_eq!(gh.token_url, "https://github.com/login/oauth/access_token");
+        assert_eq!(gh.group, "other");
+        assert_eq!(c.oauth.microsoft.as_ref().unwrap().thumbprint.len(), 20);
+        let carsi = c.oauth.carsi.as_ref().unwrap();
+        assert_eq!(carsi.base_url, "https://carsi.example");
+        assert_eq!(carsi.affiliations, vec!["student", "faculty"]);
+        assert_eq!(carsi.domain_groups.len(), 2);
+        assert!(carsi.check_state);
+        assert!(c.oauth.oidc.is_none() && c.oauth.iaaa.is_none());
+        assert_eq!(
+            (c.http_client.timeout_s, c.http_client.connect_timeout_s),
+            (7, 2)
+        );
+        assert!(c.http_client.proxies[0].matches("api.github.com"));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("PRIVATE KEY"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn oauth_errors_name_the_key() {
+        let m = err("[oauth.github]\nclient_id = \"x\"\n", &[]);
+        assert!(
+            m.contains("`oauth.github.client_secret`") && m.contains("required"),
+            "{m}"
+        );
+        let m = err("[oauth.gitlab]\nclient_id = \"x\"\n", &[]);
+        assert!(
+            m.contains("`oauth.gitlab.client_id`") && m.contains("[oauth.github]"),
+            "{m}"
+        );
+        let m = err("[oauth.github]\nclient_idd = \"x\"\n", &[]);
+        assert!(
+            m.contains("`oauth.github.client_idd`") && m.contains("client_secret"),
+            "{m}"
+        );
+        let m = err("[oauth]\ngithub = 1\n", &[]);
+        assert!(m.contains("`oauth.github`"), "{m}");
+        let m = err(
+            "",
+            &[
+                ("GS_OAUTH_GITHUB__GROUP", "aliens"),
+                ("GS_OAUTH_GITHUB__CLIENT_ID", "x"),
+                ("GS_OAUTH_GITHUB__CLIENT_SECRET", "y"),
+            ],
+        );
+        assert!(
+            m.contains("`oauth.github.group`") && m.contains("pku, thu"),
+            "{m}"
+        );
+        let m = err(
+            "[oauth.github]\nclient_id = \"x\"\nclient_secret = \"y\"\ntoken_url = \"ftp://x\"\n",
+            &[],
+        );
+        assert!(
+            m.contains("`oauth.github.token_url`") && m.contains("https://"),
+            "{m}"
+        );
+        let m = err("[http_client]\nproxies = { \"*\" = \"gopher://x\" }\n", &[]);
+        assert!(m.contains("`http_client.proxies`"), "{m}");
+        let m = err("", &[("GS_HTTP_CLIENT__TIMEOUT_S", "0")]);
+        assert!(
+            m.contains("`http_client.timeout_s`") && m.contains("1 to 3600"),
+            "{m}"
+        );
+        let m = err("[oauth.carsi]\nclient_id = \"x\"\nclient_secret = \"y\"\nbase_url = \"https://c\"\nprivate_key_file = \"/nonexistent.pem\"\n", &[]);
+        assert!(
+            m.contains("`oauth.carsi.private_key_file`") && m.contains("/nonexistent.pem"),
+            "{m}"
+        );
+        let (dir, file, e) = setup("");
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(&bad, "-----BEGIN PRIVATE KEY-----\nc2VjcmV0IGtleSBtYXRlcmlhbA==\n-----END PRIVATE KEY-----\n").unwrap();
+        std::fs::write(&file, format!("[oauth.microsoft]\nclient_id = \"x\"\nthumbprint = \"{}\"\nprivate_key_file = \"{}\"\n", "ab".repeat(20), bad.display())).unwrap();
+        let m = Config::load_with_env(Some(&file), &e)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("`oauth.microsoft.private_key_file`")
+                && m.contains("not an RSA private key")
+                && !m.contains("c2VjcmV0"),
+            "{m}"
+        );
+        let m = err(
+            "[oauth.microsoft]\nclient_id = \"x\"\nthumbprint = \"abc\"\n",
+            &[],
+        );
+        assert!(
+            m.contains("`oauth.microsoft.thumbprint`") && m.contains("40 hex"),
+            "{m}"
+        );
+        let m = err("[oauth.oidc]\nissuer = \"https://id.example\"\nclient_id = \"x\"\nclient_secret = \"y\"\ndiscovery = false\n", &[]);
+        assert!(
+            m.contains("`oauth.oidc.authorization_endpoint`") && m.contains("discovery = false"),
+            "{m}"
+        );
+        let m = err("[oauth.oidc]\nissuer = \"https://id.example\"\nclient_id = \"x\"\nclient_secret = \"y\"\nscope = \"email\"\n", &[]);
+        assert!(
+            m.contains("`oauth.oidc.scope`") && m.contains("openid"),
+            "{m}"
+        );
     }
 
     #[test]
