@@ -1,7 +1,8 @@
 //! CARSI through its OAuth gateway: code flow, then `/api/resource`, whose attributes
 //! are encrypted to the app's RSA key (PKCS#1 v1.5, base64). Login key
 //! `carsi:<persistent uid>`; properties `{"type": "carsi", "info": {"usertype",
-//! "domain", "affiliation"}}`; the group decided by affiliation and domain.
+//! "domain"}}` (of the affiliation that decided the group, else the first); the group
+//! decided by affiliation and domain.
 
 use super::crypto::{decrypt_pkcs1v15, parse_private_key, RsaKey};
 use super::flow::{access_token, shown, with_query, Callback, Identity, LoginError};
@@ -136,7 +137,7 @@ impl Carsi {
             login_key: format!("carsi:{uid}"),
             properties: json!({
                 "type": "carsi",
-                "info": {"usertype": usertype, "domain": domain, "affiliation": affiliation},
+                "info": {"usertype": usertype, "domain": domain},
             }),
             group,
         })

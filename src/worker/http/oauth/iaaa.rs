@@ -1,7 +1,7 @@
 //! Peking University's IAAA: the player is sent to `oauth.jsp`, comes back with a
 //! one-time `token`, which is validated with `svc/token/validate.do` (signed with the
 //! app key, bound to the player's IP address). IAAA has no `state` parameter, so the
-//! state rides in the return URL's query. Login key `pku:<identityId>`; properties
+//! state rides in the return URL's query. Login key `iaaa:<identityId>`; properties
 //! `{"type": "iaaa", "info": <userInfo>}`; the group decided by `identityType`.
 
 use super::flow::{id_text, kept_info, shown, with_query, Callback, Identity, LoginError};
@@ -76,7 +76,7 @@ impl Iaaa {
             c.default_group.clone()
         };
         Ok(Identity {
-            login_key: format!("pku:{uid}"),
+            login_key: format!("iaaa:{uid}"),
             properties: json!({"type": "iaaa", "info": kept_info(info)}),
             group,
         })
