@@ -84,6 +84,25 @@ pub async fn run_reducer(
     reducer.run(server, requests, shutdown).await
 }
 
+/// Pending connections the kernel queues for a listener (capped by
+/// `net.core.somaxconn`). Tokio's `TcpListener::bind` asks for 128, which a burst of a
+/// few hundred players (or a reverse proxy opening connections) overflows: the dropped
+/// handshakes are retried a second later.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`].
+pub fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Runs API worker `index` until `shutdown` flips to true.
 pub async fn run_worker(
     config: Arc<Config>,
@@ -91,7 +110,7 @@ pub async fn run_worker(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let addr = worker_addr(&config, index)?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+    let listener = listen(addr).with_context(|| {
         format!("worker {index} cannot listen on {addr} (api.listen + {index})")
     })?;
     let store = Store::connect(&config.database.url).await?;
