@@ -4,7 +4,7 @@
 //! register-or-login step of `auth`. Providers implement [`Provider`].
 
 use super::client::HttpClient;
-use super::{Providers, Route};
+use super::Route;
 use crate::worker::http::auth::{fail, register_or_login, secure};
 use crate::worker::http::reply::{cookie_safe, info_page, redirect, Answer, SetCookie};
 use crate::worker::http::request::{cookie, Client};
@@ -259,14 +259,13 @@ pub async fn callback(
     let Some(provider) = st.oauth.get(route.name) else {
         return not_enabled();
     };
-    let mut res = finish(&st, &st.oauth, provider, route, &headers, &client, query).await;
+    let mut res = finish(&st, provider, route, &headers, &client, query).await;
     state_cookie(&st, &mut res, "", 0);
     res
 }
 
 async fn finish(
     st: &HttpState,
-    providers: &Providers,
     provider: &dyn Provider,
     route: &'static Route,
     headers: &HeaderMap,
@@ -310,7 +309,7 @@ async fn finish(
         query: &query,
         state,
         redirect_uri: &redirect_uri,
-        http: providers.http(),
+        http: st.oauth.http(),
         derive_key: st.shared.config.glitter.token.expose().as_bytes(),
         client_ip: client.ip.as_deref(),
     };
