@@ -231,7 +231,10 @@ impl Pools {
     /// Starts a transaction.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Pools::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            // IMMEDIATE takes the write lock up front: a deferred transaction that reads
+            // and then writes fails at once with "database is locked" (SQLite does not wait
+            // on a lock upgrade) whenever another connection is writing.
+            Pools::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pools::MySql(p) => Tx::MySql(p.begin().await?),
             Pools::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
