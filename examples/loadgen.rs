@@ -130,8 +130,8 @@ async fn submit(
                         key.clone(),
                         flag.clone(),
                     ));
-                } else {
-                    refused.fetch_add(1, Ordering::Relaxed);
+                } else if refused.fetch_add(1, Ordering::Relaxed) < 3 {
+                    println!("refused: {key} {flag}: {answer}");
                 }
             }
         }));

@@ -211,7 +211,8 @@ pub fn generate(shape: &ContestShape) -> Tables {
         user_profile.push(p);
     }
     let mut submission = Vec::with_capacity(shape.submissions);
-    let last_s = shape.now_s.map_or(end, |now| now.clamp(start, end));
+    // A running contest's last submissions are a minute old: none still in a cooldown.
+    let last_s = shape.now_s.map_or(end, |now| (now - 60).clamp(start, end));
     let step_ms = ((last_s - start) * 1000 / shape.submissions.max(1) as i64).max(1);
     let mut ts = start * 1000;
     for id in 1..=shape.submissions as i64 {

@@ -49,8 +49,8 @@ pub async fn heartbeat(shared: &WorkerShared) {
     let mut extra = serde_json::Map::new();
     if let Some(r) = shared.take_latency_report() {
         tracing::info!(
-            "worker {}: event latency over {} events: p50 {} µs, p99 {} µs, max {} µs",
-            shared.index,
+            "{}: event latency over {} events: p50 {} µs, p99 {} µs, max {} µs",
+            shared.name,
             r.n,
             r.p50_us,
             r.p99_us,
@@ -87,10 +87,7 @@ async fn load(
 ) -> anyhow::Result<()> {
     let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
     shared.install(game, state_counter);
-    tracing::info!(
-        "worker {}: serving at state counter {state_counter}",
-        shared.index
-    );
+    tracing::info!("{}: serving at state counter {state_counter}", shared.name);
     Ok(())
 }
 
@@ -102,8 +99,8 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
             let stale = shared.read(|g| g.cur_tick != event.tick).unwrap_or(true);
             if stale {
                 tracing::warn!(
-                    "worker {}: SYNC says tick {}, resynchronizing",
-                    shared.index,
+                    "{}: SYNC says tick {}, resynchronizing",
+                    shared.name,
                     event.tick
                 );
                 return false;
@@ -124,8 +121,8 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
             };
             let Some(change) = change else {
                 tracing::warn!(
-                    "worker {}: event {:?} #{counter} without usable data, resynchronizing",
-                    shared.index,
+                    "{}: event {:?} #{counter} without usable data, resynchronizing",
+                    shared.name,
                     event.kind
                 );
                 return false;
@@ -139,7 +136,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
                 }
                 // Already in the loaded snapshot (the load raced the event): nothing to do.
                 Some(Err(e)) => {
-                    tracing::debug!("worker {}: event #{counter} not applied: {e}", shared.index)
+                    tracing::debug!("{}: event #{counter} not applied: {e}", shared.name)
                 }
                 None => return false,
             }
@@ -169,15 +166,15 @@ pub async fn run(
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(
-                    "worker {}: cannot subscribe to {event_addr}: {e}; retrying",
-                    shared.index
+                    "{}: cannot subscribe to {event_addr}: {e}; retrying",
+                    shared.name
                 );
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
         if let Err(e) = hello(&shared).await {
-            tracing::warn!("worker {}: {e}; retrying", shared.index);
+            tracing::warn!("{}: {e}; retrying", shared.name);
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
@@ -196,7 +193,7 @@ pub async fn run(
                 event = subscriber.recv() => match event {
                     Ok(event) => Some(tracker.on_event(event, Instant::now())),
                     Err(e) => {
-                        tracing::warn!("worker {}: event stream failed: {e}; reconnecting", shared.index);
+                        tracing::warn!("{}: event stream failed: {e}; reconnecting", shared.name);
                         continue 'connect;
                     }
                 },
@@ -208,10 +205,7 @@ pub async fn run(
                     tick,
                 }) => {
                     if let Err(e) = load(&shared, &store, state_counter, tick).await {
-                        tracing::error!(
-                            "worker {}: cannot load the game: {e:#}; retrying",
-                            shared.index
-                        );
+                        tracing::error!("{}: cannot load the game: {e:#}; retrying", shared.name);
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue 'connect;
                     }
@@ -222,7 +216,7 @@ pub async fn run(
                     }
                 }
                 Some(SyncDecision::Resync(reason)) => {
-                    tracing::warn!("worker {}: resynchronizing: {reason:?}", shared.index);
+                    tracing::warn!("{}: resynchronizing: {reason:?}", shared.name);
                     // A fresh subscriber also avoids the socket's slow reconnect backoff.
                     continue 'connect;
                 }
