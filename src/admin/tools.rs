@@ -1,4 +1,5 @@
-//! Tools: challenge import (create or update by key) and export, flag test (a user's token
+//! Tools: challenge import (create or update by key; every entry is checked before any
+//! is written) and export, flag test (a user's token
 //! and every correct flag of a challenge), writeup statistics and the anti-cheat log.
 
 use super::auth::Viewer;
@@ -214,35 +215,65 @@ async fn import(
         Ok(_) => return fail("import: expected a JSON array of challenges".into()),
         Err(e) => return fail(format!("import: invalid JSON: {e}")),
     };
-    let mut parsed = Vec::new();
+    // All or nothing: every entry is parsed and checked before anything is written.
+    let mut parsed: Vec<ChallengeRow> = Vec::new();
     for (i, mut r) in rows.into_iter().enumerate() {
+        let n = i + 1;
+        let label = r
+            .get("key")
+            .and_then(|k| k.as_str())
+            .map(|k| format!(" `{k}`"))
+            .unwrap_or_default();
         if let Some(o) = r.as_object_mut() {
             o.entry("id").or_insert(0.into());
         }
-        match serde_json::from_value::<ChallengeRow>(r) {
-            Ok(row) => parsed.push(row),
-            Err(e) => return fail(format!("import: challenge #{} (0-based {i}): {e}", i + 1)),
-        }
-    }
-    let mut done = Vec::new();
-    for mut row in parsed {
-        row.id = admin
-            .shared
-            .read(|g| g.challenge(&row.key).map(|c| c.row.id))
-            .flatten()
-            .unwrap_or(0);
-        if let Err(e) = crate::state::challenge::validate_challenge(&row) {
+        let mut row = match serde_json::from_value::<ChallengeRow>(r) {
+            Ok(row) => row,
+            Err(e) => {
+                return fail(format!(
+                    "import refused, nothing changed: challenge #{n}{label}: {e}"
+                ))
+            }
+        };
+        row.key = row.key.trim().to_string();
+        if let Some(j) = parsed.iter().position(|p| p.key == row.key) {
             return fail(format!(
-                "import stopped at `{}` ({} imported before): {e}",
+                "import refused, nothing changed: challenge #{n}{label}: key `{}` is also the key of challenge #{}",
                 row.key,
-                done.len()
+                j + 1
             ));
         }
+        if let Err(e) = crate::state::challenge::validate_challenge(&row) {
+            return fail(format!(
+                "import refused, nothing changed: challenge #{n}{label}: {e}"
+            ));
+        }
+        parsed.push(row);
+    }
+    if parsed.is_empty() {
+        return fail("import: the file has no challenges".into());
+    }
+    let ids: Vec<i64> = admin
+        .shared
+        .read(|g| {
+            parsed
+                .iter()
+                .map(|r| g.challenge(&r.key).map_or(0, |c| c.row.id))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.len() != parsed.len() {
+        return fail("import refused, nothing changed: the game is not loaded".into());
+    }
+    let mut done = Vec::new();
+    for (mut row, id) in parsed.into_iter().zip(ids) {
+        row.id = id;
         let key = row.key.clone();
         if let Err(e) = admin.write(AdminWrite::UpsertChallenge(row)).await {
             return fail(format!(
-                "import stopped at `{key}` ({} imported before): {e}",
-                done.len()
+                "import stopped at `{key}` by the reducer ({} imported before: {}): {e}",
+                done.len(),
+                done.join(", ")
             ));
         }
         done.push(key);
