@@ -161,6 +161,9 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// How many workers `gs serve` starts.
     pub workers: u16,
+    /// When set, attachments are answered with `X-Accel-Redirect: <this>/<file_path>` so
+    /// that nginx serves the bytes from its internal location.
+    pub attachment_accel_url: Option<String>,
 }
 
 /// `[admin]`: the admin panel.
@@ -272,7 +275,14 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
             ("token", Kind::Str),
         ],
     ),
-    ("api", &[("listen", Kind::Str), ("workers", Kind::Int)]),
+    (
+        "api",
+        &[
+            ("listen", Kind::Str),
+            ("workers", Kind::Int),
+            ("attachment_accel_url", Kind::Str),
+        ],
+    ),
     (
         "admin",
         &[
@@ -749,6 +759,9 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         api: ApiConfig {
             listen: v.addr("api", "listen", "127.0.0.1:8010")?,
             workers,
+            attachment_accel_url: v
+                .opt_str("api", "attachment_accel_url")?
+                .filter(|u| !u.trim().is_empty()),
         },
         admin: AdminConfig {
             listen: v.addr("admin", "listen", "127.0.0.1:5000")?,

@@ -674,3 +674,32 @@ async fn websocket_connections_per_user_are_limited() {
     assert_eq!(ws_next(&mut again).await, Ok(json!({"type": "x"})));
     again.send(Message::Close(None)).await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_can_be_left_to_nginx() {
+    let mut setup = Setup::contest("running");
+    setup.env = vec![("GS_API__ATTACHMENT_ACCEL_URL", "/internal-attachments/")];
+    let w = start(setup).await;
+    let res = w
+        .get(
+            "/service/attachment/tutorial/tutorial.zip?token=GgT-token-of-2",
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()
+            .get("x-accel-redirect")
+            .expect("X-Accel-Redirect"),
+        "/internal-attachments/tutorial/tutorial.zip"
+    );
+    // Access is still checked by us, not by nginx.
+    let res = w
+        .get(
+            "/service/attachment/tutorial/tutorial.zip?token=wrong",
+            None,
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 403);
+    assert!(res.headers().get("x-accel-redirect").is_none());
+}

@@ -164,7 +164,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (router, state) = build(shared, HttpOptions::default()).map_err(std::io::Error::other)?;
+    let options = HttpOptions {
+        attachment_accel_url: shared.config.api.attachment_accel_url.clone(),
+    };
+    let (router, state) = build(shared, options).map_err(std::io::Error::other)?;
     let enabled = state.oauth.names();
     if !enabled.is_empty() {
         tracing::info!("login providers: {}", enabled.join(", "));
