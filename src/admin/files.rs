@@ -83,6 +83,15 @@ struct Entry {
     modified: String,
 }
 
+/// The path `rel` inside file area `area`, or the answer refusing it (unknown area, or a
+/// path that would leave the area's directory).
+// The refusal is returned once per request, straight to axum: boxing would only add a step.
+#[allow(clippy::result_large_err)]
+fn locate(admin: &Admin, area: &str, rel: &str, must_exist: bool) -> Result<PathBuf, Response> {
+    let base = root(admin, area).ok_or_else(|| super::view::not_found("file area"))?;
+    resolve(&base, rel, must_exist).map_err(bad)
+}
+
 fn bad(msg: String) -> Response {
     (StatusCode::BAD_REQUEST, msg).into_response()
 }
@@ -155,14 +164,11 @@ async fn download(
     UrlPath(area): UrlPath<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(base) = root(&admin, &area) else {
-        return super::view::not_found("file area");
-    };
     let rel = q.get("path").cloned().unwrap_or_default();
-    let path = match resolve(&base, &rel, true) {
+    let path = match locate(&admin, &area, &rel, true) {
         Ok(p) if p.is_file() => p,
         Ok(_) => return bad(format!("`{rel}` is not a file")),
-        Err(e) => return bad(e),
+        Err(refusal) => return refusal,
     };
     let name: String = path
         .file_name()
@@ -195,13 +201,10 @@ async fn edit(
     UrlPath(area): UrlPath<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(base) = root(&admin, &area) else {
-        return super::view::not_found("file area");
-    };
     let rel = q.get("path").cloned().unwrap_or_default();
-    let path = match resolve(&base, &rel, false) {
+    let path = match locate(&admin, &area, &rel, false) {
         Ok(p) => p,
-        Err(e) => return bad(e),
+        Err(refusal) => return refusal,
     };
     let content = match tokio::fs::metadata(&path).await {
         Ok(m) if m.is_dir() => return bad(format!("`{rel}` is a directory")),
@@ -224,14 +227,11 @@ async fn save(
     UrlPath(area): UrlPath<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(base) = root(&admin, &area) else {
-        return super::view::not_found("file area");
-    };
     let rel = form.get("path").cloned().unwrap_or_default();
-    let path = match resolve(&base, &rel, false) {
+    let path = match locate(&admin, &area, &rel, false) {
         Ok(p) if !p.is_dir() => p,
         Ok(_) => return bad(format!("`{rel}` is a directory")),
-        Err(e) => return bad(e),
+        Err(refusal) => return refusal,
     };
     let content = form.get("content").cloned().unwrap_or_default();
     match tokio::fs::write(&path, content).await {
