@@ -225,8 +225,10 @@ async fn run_one(
                 terms_agreed: false,
                 last_feedback_ms: None,
             };
+            // The reference stamps the first profile 0, so that the first edit after
+            // registering is never cooled down.
             let mut profile = UserProfileRow {
-                timestamp_ms: now,
+                timestamp_ms: 0,
                 ..Default::default()
             };
             let (uid, pid) = batch
