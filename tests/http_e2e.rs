@@ -243,7 +243,9 @@ async fn a_first_blood_reaches_the_websocket_and_registration_works() {
     assert_eq!((status, &updated), (200, &json!({"error": null})));
     let (_, game) = cluster.wish("game", Some(&token), &json!({})).await;
     assert_eq!(game["error"], Value::Null, "{game}");
-    assert!(game["challenge_list"].as_array().is_some_and(|l| !l.is_empty()));
+    assert!(game["challenge_list"]
+        .as_array()
+        .is_some_and(|l| !l.is_empty()));
     let (_, info) = cluster.wish("game_info", Some(&token), &json!({})).await;
     assert_eq!(info["user"]["profile"]["nickname"], "Newbie");
     // The second edit is cooled down, as in the reference.

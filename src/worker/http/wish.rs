@@ -2,6 +2,7 @@
 //! read each, and mutations pre-checked here, then performed by the reducer.
 
 use super::anticheat::{self, Trace};
+use super::compress::Encoded;
 use super::reply::{json_bytes, json_value, no_game, to_bytes, Answer};
 use super::request::{parse_json, viewer, Session};
 use super::{lock, now_ms, HttpState};
@@ -136,15 +137,21 @@ async fn board(
     let cached = lock(&st.boards)
         .get(&(key, admin))
         .filter(|(a, _)| Arc::ptr_eq(a, &answer))
-        .map(|(_, bytes)| bytes.clone());
-    if let Some(bytes) = cached {
-        return json_bytes(bytes);
-    }
-    // Holding the `Arc` in the cache keeps its address from being reused, so pointer
-    // equality really means "the same render".
-    let bytes = to_bytes(&answer);
-    lock(&st.boards).insert((key, admin), (answer, bytes.clone()));
-    json_bytes(bytes)
+        .map(|(_, encoded)| encoded.clone());
+    let encoded = match cached {
+        Some(encoded) => encoded,
+        None => {
+            // Serialized and compressed once per render; holding the `Arc` in the cache
+            // keeps its address from being reused, so pointer equality really means "the
+            // same render".
+            let encoded = Encoded::new(to_bytes(&answer));
+            lock(&st.boards).insert((key, admin), (answer, encoded.clone()));
+            encoded
+        }
+    };
+    let mut res = json_bytes(encoded.identity.clone());
+    encoded.attach(&mut res);
+    res
 }
 
 // ---------------------------------------------------------------------------------------
