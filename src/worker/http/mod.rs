@@ -112,7 +112,6 @@ fn build(
     });
     let wish = wish::routes()
         .route_layer(axum::middleware::from_fn(request::check_wish_version))
-        .layer(axum::middleware::from_fn(compress::negotiate))
         .layer(DefaultBodyLimit::max(MAX_WISH_BODY_BYTES));
     // The upload has its own limit: the file may be large, and exceeding it must be
     // answered with FILE_TOO_LARGE rather than a bare 413 where possible.
