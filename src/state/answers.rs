@@ -598,6 +598,8 @@ impl Game {
 /// objects, without building a JSON tree first.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
+// Built once per request and serialized at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum GameAnswer<'g> {
     /// `{"error": code, "error_msg": message}`.
     Refused(Value),
