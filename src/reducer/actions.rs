@@ -53,8 +53,8 @@ pub async fn run_batch<'a>(
     let committed = match failed {
         Some(e) => Err(e),
         None if events.is_empty() => {
-            // Nothing written: the transaction is dropped (rolled back) unused.
-            drop(batch);
+            // Nothing written: the transaction ends unused.
+            batch.rollback().await;
             Ok(())
         }
         None => batch.commit().await.map_err(|e| e.to_string()),

@@ -96,6 +96,11 @@ impl WriteBatch {
         found(n, "user", user.id)
     }
 
+    /// Ends the batch without writing anything.
+    pub async fn rollback(self) {
+        self.tx.rollback().await
+    }
+
     /// Makes every write of the batch durable at once.
     pub async fn commit(self) -> Result<()> {
         self.tx

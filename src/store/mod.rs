@@ -259,6 +259,7 @@ impl Store {
     pub async fn is_empty(&self) -> Result<bool> {
         let mut tx = self.begin("checking whether the database is empty").await?;
         let found = dump::first_non_empty(&mut tx).await?;
+        tx.rollback().await;
         Ok(found.is_none())
     }
 
