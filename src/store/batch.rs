@@ -8,7 +8,7 @@ use crate::rows::{FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
 
 /// An open transaction collecting writes; nothing is visible before [`WriteBatch::commit`].
 pub struct WriteBatch {
-    tx: Tx,
+    pub(super) tx: Tx,
 }
 
 impl std::fmt::Debug for WriteBatch {

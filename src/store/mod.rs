@@ -1,6 +1,7 @@
 //! The SQL side: connecting to SQLite, MySQL/MariaDB or PostgreSQL, migrations, loading
 //! every row at start-up, the reducer's writes, and dump import/export (schema.md).
 
+mod action_ids;
 mod batch;
 mod db;
 mod dump;
