@@ -185,16 +185,20 @@ pub async fn submit(
         Err(_) => Value::Null,
     };
     let t = told(&answer);
+    if t == Told::NotSent {
+        println!("not sent: {answer}");
+    }
     ledger.record(flag, t);
     t
 }
 
 /// Players submitting through `port` until `stop` flips: each player at most once (the
-/// flag cooldown is 10 s), `parallel` at a time.
+/// flag cooldown is 10 s), `parallel` at a time, each pausing `pace` between two.
 pub fn spawn_load(
     port: u16,
     players: &Players,
     parallel: usize,
+    pace: Duration,
     ledger: &Ledger,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
@@ -215,6 +219,7 @@ pub fn spawn_load(
                     };
                     let challenge = &challenges[rand::random::<usize>() % challenges.len()];
                     submit(&client, port, &token, challenge, &ledger).await;
+                    tokio::time::sleep(pace).await;
                 }
             })
         })
