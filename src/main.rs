@@ -153,11 +153,22 @@ async fn run(command: Command) -> Result<()> {
             let config = Arc::new(Config::load(c.config.as_deref())?);
             let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(64);
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let admin = gs::serve::spawn_admin(config.clone(), requests_tx, stop_rx);
-            let result =
-                gs::serve::run_reducer(config, requests_rx, gs::serve::shutdown_signal()).await;
+            // Bound first: a taken admin port stops the reducer before it starts.
+            let listener = gs::serve::bind_admin(&config)?;
+            let mut admin = gs::serve::spawn_admin(config.clone(), requests_tx, listener, stop_rx);
+            let reducer = gs::serve::run_reducer(config, requests_rx, gs::serve::shutdown_signal());
+            let result = tokio::select! {
+                r = reducer => r,
+                a = &mut admin => match a {
+                    Ok(Ok(())) => Err(anyhow::anyhow!("the admin panel stopped unexpectedly")),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(anyhow::anyhow!("the admin panel crashed: {e}")),
+                },
+            };
             let _ = stop_tx.send(true);
-            let _ = admin.await;
+            if !admin.is_finished() {
+                let _ = admin.await;
+            }
             result
         }
         Command::Worker { config, index } => {

@@ -103,16 +103,38 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Binds the listening socket of API worker `index`; a port that is taken is an error.
+pub fn bind_worker(config: &Config, index: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = worker_addr(config, index)?;
+    listen(addr)
+        .with_context(|| format!("worker {index} cannot listen on {addr} (api.listen + {index})"))
+}
+
+/// Binds the admin panel's listening socket; a port that is taken is an error.
+pub fn bind_admin(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = config.admin.listen;
+    listen(addr)
+        .with_context(|| format!("the admin panel cannot listen on {addr} (admin.listen)"))
+}
+
 /// Runs API worker `index` until `shutdown` flips to true.
 pub async fn run_worker(
     config: Arc<Config>,
     index: u16,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let addr = worker_addr(&config, index)?;
-    let listener = listen(addr).with_context(|| {
-        format!("worker {index} cannot listen on {addr} (api.listen + {index})")
-    })?;
+    let listener = bind_worker(&config, index)?;
+    run_worker_on(config, index, listener, shutdown).await
+}
+
+/// Runs API worker `index` on a bound `listener` until `shutdown` flips to true.
+pub async fn run_worker_on(
+    config: Arc<Config>,
+    index: u16,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
     let store = Store::connect(&config.database.url).await?;
     let actions =
         ActionClient::connect(&config.glitter.action_addr, config.glitter.token.expose()).await?;
@@ -128,58 +150,75 @@ pub async fn run_worker(
     result.with_context(|| format!("worker {index} HTTP server failed"))
 }
 
-/// `gs serve`: the reducer and `api.workers` workers in one process.
+/// `gs serve`: the reducer and `api.workers` workers in one process. Every port is bound
+/// before anything starts, so a taken one stops `gs` at once; a part that fails later
+/// (a worker, the admin panel, the reducer) stops the whole process with its error.
 pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
+    let admin_listener = bind_admin(&config)?;
+    let worker_listeners = (0..config.api.workers)
+        .map(|index| bind_worker(&config, index))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     seed_demo_if_empty(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (requests_tx, requests_rx) = mpsc::channel(64);
     let mut reducer_stop = stop_rx.clone();
-    let reducer = tokio::spawn(run_reducer(config.clone(), requests_rx, async move {
-        let _ = reducer_stop.wait_for(|s| *s).await;
-    }));
-    let admin = spawn_admin(config.clone(), requests_tx, stop_rx.clone());
-    let mut workers = Vec::new();
-    for index in 0..config.api.workers {
-        workers.push(tokio::spawn(run_worker(
-            config.clone(),
-            index,
-            stop_rx.clone(),
-        )));
+    let mut parts = tokio::task::JoinSet::new();
+    let reducer_config = config.clone();
+    parts.spawn(async move {
+        run_reducer(reducer_config, requests_rx, async move {
+            let _ = reducer_stop.wait_for(|s| *s).await;
+        })
+        .await
+        .context("the reducer stopped")
+    });
+    let admin_config = config.clone();
+    let admin_stop = stop_rx.clone();
+    parts.spawn(async move {
+        crate::admin::serve(admin_config, requests_tx, admin_listener, admin_stop)
+            .await
+            .context("the admin panel stopped")
+    });
+    for (index, listener) in (0..config.api.workers).zip(worker_listeners) {
+        let (config, stop) = (config.clone(), stop_rx.clone());
+        parts.spawn(async move {
+            run_worker_on(config, index, listener, stop)
+                .await
+                .with_context(|| format!("worker {index} stopped"))
+        });
     }
-    let mut reducer = reducer;
     let outcome = tokio::select! {
         _ = shutdown_signal() => Ok(()),
-        r = &mut reducer => match r {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.context("the reducer stopped")),
-            Err(e) => Err(anyhow::anyhow!("the reducer task crashed: {e}")),
+        Some(first) = parts.join_next() => match first {
+            Ok(Ok(())) => Err(anyhow::anyhow!("a part of gs serve stopped unexpectedly")),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(anyhow::anyhow!("a task of gs serve crashed: {e}")),
         },
     };
     let _ = stop_tx.send(true);
-    for w in workers {
-        match w.await {
-            Ok(Err(e)) => tracing::error!("worker: {e:#}"),
-            Err(e) => tracing::error!("worker task crashed: {e}"),
-            Ok(Ok(())) => {}
+    while let Some(done) = parts.join_next().await {
+        match done {
+            Ok(Err(e)) if outcome.is_ok() => tracing::error!("{e:#}"),
+            Err(e) => tracing::error!("a task crashed: {e}"),
+            _ => {}
         }
-    }
-    let _ = admin.await;
-    if !reducer.is_finished() {
-        let _ = reducer.await;
     }
     outcome
 }
 
-/// Starts the admin panel beside the reducer; a panel that cannot start is logged.
+/// Starts the admin panel on a bound listener beside the reducer; its error is logged
+/// and returned, so that the process can stop.
 pub fn spawn_admin(
     config: Arc<Config>,
     requests: mpsc::Sender<ReducerRequest>,
+    listener: tokio::net::TcpListener,
     shutdown: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     tokio::spawn(async move {
-        if let Err(e) = crate::admin::run(config, requests, shutdown).await {
+        let result = crate::admin::serve(config, requests, listener, shutdown).await;
+        if let Err(e) = &result {
             tracing::error!("admin panel: {e:#}");
         }
+        result
     })
 }
 

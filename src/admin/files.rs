@@ -187,6 +187,8 @@ async fn download(
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{name}\""),
                 ),
+                // Only ever a download, never rendered (uploads are players' files).
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             ],
             bytes,
         )

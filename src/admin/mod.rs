@@ -188,16 +188,3 @@ pub async fn serve(
     follower.abort();
     result.context("the admin panel's HTTP server failed")
 }
-
-/// Binds `[admin] listen` and serves the panel until `shutdown` (for `gs serve` / `gs reducer`).
-pub async fn run(
-    config: Arc<Config>,
-    requests: mpsc::Sender<ReducerRequest>,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let addr = config.admin.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("the admin panel cannot listen on {addr} (admin.listen)"))?;
-    serve(config, requests, listener, shutdown).await
-}

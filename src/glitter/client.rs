@@ -99,9 +99,51 @@ impl ActionClient {
     /// may not have been executed; a refusal comes back as a reply whose `error_msg`
     /// starts with `glitter:`.
     pub async fn call(&self, action: Action) -> Result<ActionReply> {
+        self.attempt(&action, None, self.inner.call_timeout).await
+    }
+
+    /// Sends `action` under `action_id` until it is answered, at most for `budget`: an
+    /// unanswered attempt (timeout, lost connection, reducer restart) and a reply asking
+    /// for a retry are repeated with the same id, which the reducer executes at most
+    /// once. [`GlitterError::Unanswered`] means the outcome is unknown.
+    pub async fn call_once(
+        &self,
+        action: &Action,
+        action_id: &str,
+        budget: Duration,
+    ) -> Result<ActionReply> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(GlitterError::Unanswered(budget));
+            }
+            let timeout = left.min(self.inner.call_timeout);
+            match self.attempt(action, Some(action_id), timeout).await {
+                Ok(reply) if !reply.retry => return Ok(reply),
+                Ok(_) | Err(GlitterError::Timeout(_) | GlitterError::Disconnected) => {}
+                Err(GlitterError::Transport(e)) => {
+                    tracing::debug!(action_id, "glitter: attempt failed: {e}; retrying")
+                }
+                Err(e) => return Err(e),
+            }
+            let left = budget.saturating_sub(started.elapsed());
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    async fn attempt(
+        &self,
+        action: &Action,
+        action_id: Option<&str>,
+        call_timeout: Duration,
+    ) -> Result<ActionReply> {
         let inner = &self.inner;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let frames = wire::encode_request(&inner.token, id.to_string().as_bytes(), &action)?;
+        let frames =
+            wire::encode_request(&inner.token, id.to_string().as_bytes(), action, action_id)?;
         let msg = ZmqMessage::try_from(frames).map_err(|e| GlitterError::Invalid(e.to_string()))?;
         let _forget = ForgetOnDrop { inner, id };
         let exchange = async {
@@ -139,9 +181,9 @@ impl ActionClient {
             }
             Err(GlitterError::Disconnected)
         };
-        match tokio::time::timeout(inner.call_timeout, exchange).await {
+        match tokio::time::timeout(call_timeout, exchange).await {
             Ok(r) => r,
-            Err(_) => Err(GlitterError::Timeout(inner.call_timeout)),
+            Err(_) => Err(GlitterError::Timeout(call_timeout)),
         }
     }
 

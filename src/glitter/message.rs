@@ -71,6 +71,16 @@ pub enum Action {
         /// What the worker reports.
         telemetry: Telemetry,
     },
+    /// The state changes after counter `after` of reducer instance `epoch`, from the
+    /// reducer's replay buffer, so that a worker that missed some catches up without
+    /// reloading. Answered with `data: {"events": [...]}` (oldest first, at most
+    /// [`crate::glitter::MAX_FETCHED_EVENTS`]) or an error when they are no longer kept.
+    FetchEvents {
+        /// The last counter the worker applied.
+        after: u64,
+        /// The reducer instance the worker followed.
+        epoch: u64,
+    },
 }
 
 impl Action {
@@ -84,6 +94,7 @@ impl Action {
             Action::SubmitFeedback { .. } => "SUBMIT_FEEDBACK",
             Action::WorkerHello { .. } => "WORKER_HELLO",
             Action::WorkerHeartbeat { .. } => "WORKER_HEARTBEAT",
+            Action::FetchEvents { .. } => "FETCH_EVENTS",
         }
     }
 
@@ -96,7 +107,19 @@ impl Action {
         "SUBMIT_FEEDBACK",
         "WORKER_HELLO",
         "WORKER_HEARTBEAT",
+        "FETCH_EVENTS",
     ];
+
+    /// Whether the action may change data, i.e. whether it should carry an action id so
+    /// that a retry is executed at most once.
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self,
+            Action::WorkerHello { .. }
+                | Action::WorkerHeartbeat { .. }
+                | Action::FetchEvents { .. }
+        )
+    }
 }
 
 /// What a worker reports in its heartbeat; every field may be omitted on the wire.
@@ -132,6 +155,17 @@ pub struct ActionReply {
     /// Optional action-specific result (e.g. the new user's id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
+    /// The reducer instance whose counter `state_counter` is (0: unknown).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+    /// The outcome is not known yet (a commit whose result was lost): send the same
+    /// action with the same action id again. Never set for an action without an id.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retry: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl ActionReply {
@@ -141,6 +175,8 @@ impl ActionReply {
             error_msg: None,
             state_counter,
             data: None,
+            epoch: 0,
+            retry: false,
         }
     }
 
@@ -148,8 +184,15 @@ impl ActionReply {
     pub fn error(msg: impl Into<String>, state_counter: u64) -> Self {
         ActionReply {
             error_msg: Some(msg.into()),
-            state_counter,
-            data: None,
+            ..ActionReply::ok(state_counter)
+        }
+    }
+
+    /// "Not known yet, ask again with the same action id."
+    pub fn retry_later(state_counter: u64) -> Self {
+        ActionReply {
+            retry: true,
+            ..ActionReply::error("glitter: the outcome is not known yet; retry", state_counter)
         }
     }
 

@@ -83,6 +83,12 @@ pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// Silence after which a worker resynchronizes: two SYNC intervals plus half a second.
 pub const DEFAULT_SYNC_TIMEOUT: Duration = Duration::from_millis(2500);
 
+/// The longest action id, in bytes (printable ASCII).
+pub const MAX_ACTION_ID_BYTES: usize = 64;
+
+/// Most events in one FETCH_EVENTS reply (well under the frame limit).
+pub const MAX_FETCHED_EVENTS: usize = 500;
+
 /// Simultaneous connections one bound socket accepts; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 1024;
 
@@ -115,6 +121,10 @@ pub enum GlitterError {
     /// The connection dropped while waiting; the action may or may not have been executed.
     #[error("glitter: connection to the reducer lost while waiting for the reply")]
     Disconnected,
+    /// An action with an id got no answer within the retry budget; it may or may not
+    /// have been executed (at most once).
+    #[error("glitter: no answer from the reducer after retrying for {0:?}")]
+    Unanswered(Duration),
     /// A message is larger than the frame limit; nothing was sent.
     #[error("glitter: message of {size} bytes exceeds the {limit}-byte frame limit")]
     TooLarge {

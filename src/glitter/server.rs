@@ -89,6 +89,7 @@ pub struct Responder {
     send: RouterSendHalf,
     identity: Bytes,
     request_id: Bytes,
+    action_id: Option<String>,
     replied: bool,
 }
 
@@ -105,6 +106,12 @@ impl Responder {
     /// The request id the worker chose (opaque bytes; ours are decimal numbers).
     pub fn request_id(&self) -> &[u8] {
         &self.request_id
+    }
+
+    /// The worker's id of this action, if it sent one (exactly-once: a repeated id gets
+    /// the first outcome).
+    pub fn action_id(&self) -> Option<&str> {
+        self.action_id.as_deref()
     }
 
     /// Sends `reply`; fails if the worker is gone or has not read for a second.
@@ -178,6 +185,7 @@ async fn serve(
                     send: send.clone(),
                     identity,
                     request_id: req.request_id,
+                    action_id: req.action_id,
                     replied: false,
                 };
                 if tx.send((req.action, responder)).await.is_err() {

@@ -156,6 +156,15 @@ impl SyncTracker {
             };
         };
         let got = event.state_counter;
+        let same_instance = epoch != 0 && event.epoch == epoch;
+        // Within one reducer instance counters only grow: an older event is one this
+        // worker already has (it caught up past it from the replay buffer).
+        if same_instance && (got < counter || (got == counter && event.kind.changes_state())) {
+            return match event.kind {
+                EventKind::Push => SyncDecision::Apply(event),
+                _ => SyncDecision::Skip,
+            };
+        }
         let verdict = if epoch != 0 && event.epoch != 0 && epoch != event.epoch {
             Err(ResyncReason::ReducerRestarted)
         } else if got < counter {
@@ -190,6 +199,26 @@ impl SyncTracker {
             }
             Err(reason) => self.resync(reason),
         }
+    }
+
+    /// The reducer instance followed (0: unknown or not synced).
+    pub fn epoch(&self) -> u64 {
+        match self.phase {
+            Phase::WaitingForSync => 0,
+            Phase::Synced { epoch, .. } => epoch,
+        }
+    }
+
+    /// Restarts the silence clock: time spent loading the game is not silence.
+    pub fn touch(&mut self, now: Instant) {
+        self.last_event = Some(now);
+    }
+
+    /// Continues at `counter` of reducer `epoch` (the worker caught up from the replay
+    /// buffer); older events of that instance are then skipped.
+    pub fn resume(&mut self, counter: u64, epoch: u64, now: Instant) {
+        self.phase = Phase::Synced { counter, epoch };
+        self.last_event = Some(now);
     }
 
     /// Checks for silence at `now`; `Some` means resync (and the tracker now waits for SYNC).
@@ -333,6 +362,44 @@ mod tests {
             t.on_event(ev(EventKind::UpdateUser, 12).with_epoch(8), now),
             SyncDecision::Resync(ResyncReason::ReducerRestarted)
         );
+    }
+
+    #[test]
+    fn glitter_sync_skips_old_events_of_the_same_reducer_after_catching_up() {
+        let now = Instant::now();
+        let mut t = SyncTracker::default();
+        t.on_event(Event::sync(10, 0).with_epoch(7), now);
+        // Caught up to 20 from the replay buffer; the socket still holds 11..=20.
+        t.resume(20, 7, now);
+        assert_eq!(
+            t.on_event(ev(EventKind::NewSubmission, 15).with_epoch(7), now),
+            SyncDecision::Skip
+        );
+        assert_eq!(
+            t.on_event(ev(EventKind::NewSubmission, 20).with_epoch(7), now),
+            SyncDecision::Skip
+        );
+        assert_eq!(t.on_event(Event::sync(19, 0).with_epoch(7), now), SyncDecision::Skip);
+        assert!(matches!(
+            t.on_event(ev(EventKind::NewSubmission, 21).with_epoch(7), now),
+            SyncDecision::Apply(_)
+        ));
+        assert_eq!(t.state_counter(), Some(21));
+        // Another instance is still a restart.
+        assert_eq!(
+            t.on_event(ev(EventKind::NewSubmission, 3).with_epoch(8), now),
+            SyncDecision::Resync(ResyncReason::ReducerRestarted)
+        );
+    }
+
+    #[test]
+    fn glitter_sync_loading_is_not_silence() {
+        let t0 = Instant::now();
+        let mut t = SyncTracker::default();
+        t.on_event(Event::sync(1, 0), t0);
+        // The load took 3 s; the clock restarts when it is done.
+        t.touch(t0 + Duration::from_secs(3));
+        assert_eq!(t.check_timeout(t0 + Duration::from_secs(4)), None);
     }
 
     #[test]

@@ -7,7 +7,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::message::{Action, ActionReply, Event};
-use super::{GlitterError, Result, MAX_FRAME_BYTES, MAX_REQUEST_ID_BYTES, PROTOCOL_VERSION};
+use super::{
+    GlitterError, Result, MAX_ACTION_ID_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_ID_BYTES,
+    PROTOCOL_VERSION,
+};
 
 /// Frames of a request after the ROUTER's identity frame.
 pub(crate) const REQUEST_FRAMES: usize = 5;
@@ -35,6 +38,8 @@ impl TokenDigest {
 pub(crate) struct Request {
     pub(crate) request_id: Bytes,
     pub(crate) action: Action,
+    /// The worker's id of the action (the body's `action_id`), for exactly-once.
+    pub(crate) action_id: Option<String>,
 }
 
 /// Why a request is refused, and the request id to answer with (possibly empty).
@@ -101,7 +106,7 @@ pub(crate) fn decode_request(frames: &[Bytes], token: &TokenDigest) -> Result<Re
             frames[3].len()
         )));
     }
-    let action = decode_action(&frames[4]).map_err(refuse)?;
+    let (action, action_id) = decode_body(&frames[4]).map_err(refuse)?;
     if let Action::WorkerHello {
         protocol_version, ..
     } = &action
@@ -116,13 +121,33 @@ pub(crate) fn decode_request(frames: &[Bytes], token: &TokenDigest) -> Result<Re
     Ok(Request {
         request_id: frames[3].clone(),
         action,
+        action_id,
     })
 }
 
-/// Decodes an action body, telling an unknown type apart from bad fields.
-pub(crate) fn decode_action(body: &[u8]) -> Result<Action, String> {
+fn is_valid_action_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ACTION_ID_BYTES && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Decodes an action body and its optional `action_id`, telling an unknown type apart
+/// from bad fields.
+pub(crate) fn decode_body(body: &[u8]) -> Result<(Action, Option<String>), String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("action body is not JSON: {e}"))?;
+    let action_id = match value.get("action_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if is_valid_action_id(id) => Some(id.clone()),
+        Some(_) => {
+            return Err(format!(
+                "action_id must be a string of 1 to {MAX_ACTION_ID_BYTES} printable ASCII characters"
+            ))
+        }
+    };
+    Ok((decode_action(value)?, action_id))
+}
+
+/// Decodes an action, telling an unknown type apart from bad fields.
+fn decode_action(value: Value) -> Result<Action, String> {
     let ty = match value.get("type") {
         Some(Value::String(ty)) => ty.clone(),
         _ => return Err("action body must be a JSON object with a string \"type\"".to_owned()),
@@ -143,14 +168,28 @@ fn check_size(frame: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Encodes a request (without identity); refuses a body over the frame limit.
+/// Encodes a request (without identity), with the action id if any; refuses a body over
+/// the frame limit.
 pub(crate) fn encode_request(
     token: &str,
     request_id: &[u8],
     action: &Action,
+    action_id: Option<&str>,
 ) -> Result<Vec<Bytes>> {
-    let body = serde_json::to_vec(action)
-        .map_err(|e| GlitterError::Invalid(format!("cannot encode action: {e}")))?;
+    let invalid = |e: serde_json::Error| GlitterError::Invalid(format!("cannot encode action: {e}"));
+    let body = match action_id {
+        None => serde_json::to_vec(action).map_err(invalid)?,
+        Some(id) => {
+            if !is_valid_action_id(id) {
+                return Err(GlitterError::Invalid(format!("bad action id {}", shown(id.as_bytes()))));
+            }
+            let mut value = serde_json::to_value(action).map_err(invalid)?;
+            if let Value::Object(map) = &mut value {
+                map.insert("action_id".to_owned(), Value::String(id.to_owned()));
+            }
+            serde_json::to_vec(&value).map_err(invalid)?
+        }
+    };
     check_size(&body)?;
     check_size(token.as_bytes())?;
     Ok(vec![
@@ -244,10 +283,29 @@ mod tests {
     #[test]
     fn glitter_request_round_trip() {
         let action = Action::AgreeTerm { uid: 7 };
-        let frames = encode_request("s3cret", b"42", &action).unwrap();
+        let frames = encode_request("s3cret", b"42", &action, None).unwrap();
         let req = decode_request(&frames, &token()).unwrap();
         assert_eq!(req.action, action);
         assert_eq!(&req.request_id[..], b"42");
+    }
+
+    #[test]
+    fn glitter_action_ids_travel_in_the_body() {
+        let action = Action::AgreeTerm { uid: 7 };
+        let frames = encode_request("s3cret", b"1", &action, Some("w0.ab.12")).unwrap();
+        let req = decode_request(&frames, &token()).unwrap();
+        assert_eq!(req.action, action);
+        assert_eq!(req.action_id.as_deref(), Some("w0.ab.12"));
+        let plain = encode_request("s3cret", b"1", &action, None).unwrap();
+        assert_eq!(decode_request(&plain, &token()).unwrap().action_id, None);
+        assert!(encode_request("s3cret", b"1", &action, Some("")).is_err());
+        assert!(encode_request("s3cret", b"1", &action, Some("a b")).is_err());
+        let mut bad = plain.clone();
+        bad[4] = Bytes::from_static(br#"{"type":"AGREE_TERM","uid":1,"action_id":5}"#);
+        assert!(decode_request(&bad, &token())
+            .unwrap_err()
+            .reason
+            .contains("action_id"));
     }
 
     #[test]
@@ -265,7 +323,7 @@ mod tests {
 
     #[test]
     fn glitter_refusals() {
-        let good = encode_request("s3cret", b"1", &Action::AgreeTerm { uid: 1 }).unwrap();
+        let good = encode_request("s3cret", b"1", &Action::AgreeTerm { uid: 1 }, None).unwrap();
 
         let mut wrong_token = good.clone();
         wrong_token[2] = Bytes::from_static(b"guess");
@@ -317,11 +375,11 @@ mod tests {
         not_object[4] = Bytes::from_static(b"[1,2]");
         assert!(refusal(not_object).reason.contains("\"type\""));
 
-        let wrong_hello = encode_request("s3cret", b"9", &hello("gs-glitter/0")).unwrap();
+        let wrong_hello = encode_request("s3cret", b"9", &hello("gs-glitter/0"), None).unwrap();
         let r = refusal(wrong_hello);
         assert!(r.reason.contains("worker \"gs-glitter/0\""), "{}", r.reason);
         assert!(decode_request(
-            &encode_request("s3cret", b"9", &hello(PROTOCOL_VERSION)).unwrap(),
+            &encode_request("s3cret", b"9", &hello(PROTOCOL_VERSION), None).unwrap(),
             &token()
         )
         .is_ok());
@@ -335,7 +393,7 @@ mod tests {
             content: "x".repeat(MAX_FRAME_BYTES),
         };
         assert!(matches!(
-            encode_request("t", b"1", &action),
+            encode_request("t", b"1", &action, None),
             Err(GlitterError::TooLarge { .. })
         ));
     }

@@ -25,76 +25,9 @@ pub fn new_auth_token(uid: i64) -> String {
     format!("{uid}_{random}")
 }
 
-/// Runs a burst of actions in one transaction; replies come back in order.
-pub async fn run_batch<'a>(
-    r: &mut Reducer,
-    actions: impl Iterator<Item = &'a Action>,
-) -> Vec<Outcome> {
-    let actions: Vec<&Action> = actions.collect();
-    let counter_before = r.counter;
-    let mut batch = match r.store.write_batch().await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!("reducer: cannot start a transaction: {e}");
-            return actions
-                .iter()
-                .map(|_| Err("数据库暂时不可用".to_owned()))
-                .collect();
-        }
-    };
-    let mut outcomes = Vec::with_capacity(actions.len());
-    let mut events: Vec<Event> = Vec::new();
-    let mut failed = None;
-    for action in &actions {
-        match run_one(r, &mut batch, action, &mut events).await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
-    let committed = match failed {
-        Some(e) => Err(e),
-        None if events.is_empty() => {
-            // Nothing written: the transaction is dropped (rolled back) unused.
-            drop(batch);
-            Ok(())
-        }
-        None => batch.commit().await.map_err(|e| e.to_string()),
-    };
-    if let Err(e) = committed {
-        tracing::error!(
-            "reducer: a batch of {} actions failed and was rolled back: {e}",
-            actions.len()
-        );
-        r.counter = counter_before;
-        if let Err(e) = reload(r).await {
-            tracing::error!("reducer: cannot reload the game after a failed batch: {e:#}");
-        }
-        return actions
-            .iter()
-            .map(|_| Err("数据库暂时不可用".to_owned()))
-            .collect();
-    }
-    // Durable now: tell the workers, in counter order.
-    for event in events {
-        r.publish(event).await;
-    }
-    outcomes
-}
-
-async fn reload(r: &mut Reducer) -> anyhow::Result<()> {
-    let options = super::game_options(&r.config);
-    r.game = crate::serve::load_game(&r.store, Some(r.game.cur_tick), options).await?;
-    // Workers must reload too: make the counter jump so that they see a gap.
-    r.counter += 2;
-    Ok(())
-}
-
 /// Applies a change inside a batch (already written to the transaction); the event is
 /// published after the commit.
-fn stage(r: &mut Reducer, change: Change, events: &mut Vec<Event>) -> u64 {
+pub(super) fn stage(r: &mut Reducer, change: Change, events: &mut Vec<Event>) -> u64 {
     let kind = super::event_kind(&change);
     let id = change.id();
     let data = serde_json::to_value(&change).ok();
@@ -108,8 +41,48 @@ fn stage(r: &mut Reducer, change: Change, events: &mut Vec<Event>) -> u64 {
     r.counter
 }
 
+/// Answers the actions that read or report but never write (hello, heartbeat, fetching
+/// events): no transaction, so they are answered even while the database is away.
+pub(super) async fn answer_without_writing(r: &mut Reducer, action: &Action) -> Option<Outcome> {
+    let outcome = match action {
+        Action::WorkerHello {
+            worker_id,
+            protocol_version,
+        } => {
+            if protocol_version != PROTOCOL_VERSION {
+                tracing::error!(
+                    "worker {worker_id} speaks {protocol_version}, not {PROTOCOL_VERSION}: refused"
+                );
+                return Some(Err(format!(
+                    "protocol version mismatch: reducer speaks {PROTOCOL_VERSION}"
+                )));
+            }
+            r.health.seen(worker_id, None, Instant::now());
+            Ok(ActionReply::ok(r.counter))
+        }
+        Action::WorkerHeartbeat {
+            worker_id,
+            telemetry,
+        } => {
+            r.health
+                .seen(worker_id, Some(telemetry.clone()), Instant::now());
+            Ok(ActionReply::ok(r.counter))
+        }
+        Action::FetchEvents { after, epoch } => {
+            match r.broadcaster.events_after(*after, *epoch).await {
+                Ok(events) => {
+                    Ok(ActionReply::ok(r.counter).with_data(json!({ "events": events })))
+                }
+                Err(msg) => Err(msg),
+            }
+        }
+        _ => return None,
+    };
+    Some(outcome)
+}
+
 /// One action. `Err` means the transaction failed and the whole batch must be rolled back.
-async fn run_one(
+pub(super) async fn run_one(
     r: &mut Reducer,
     batch: &mut WriteBatch,
     action: &Action,
@@ -138,8 +111,7 @@ async fn run_one(
             let verdict = r.game.submission_verdict(id);
             Ok(Ok(ActionReply {
                 error_msg: verdict.map(str::to_owned),
-                state_counter: counter,
-                data: None,
+                ..ActionReply::ok(counter)
             }))
         }
         Action::SubmitFeedback {
@@ -259,28 +231,9 @@ async fn run_one(
                 ActionReply::ok(counter).with_data(json!({"uid": uid, "auth_token": auth_token}))
             ))
         }
-        Action::WorkerHello {
-            worker_id,
-            protocol_version,
-        } => {
-            if protocol_version != PROTOCOL_VERSION {
-                tracing::error!(
-                    "worker {worker_id} speaks {protocol_version}, not {PROTOCOL_VERSION}: refused"
-                );
-                return refused(&format!(
-                    "protocol version mismatch: reducer speaks {PROTOCOL_VERSION}"
-                ));
-            }
-            r.health.seen(worker_id, None, Instant::now());
-            Ok(Ok(ActionReply::ok(r.counter)))
-        }
-        Action::WorkerHeartbeat {
-            worker_id,
-            telemetry,
-        } => {
-            r.health
-                .seen(worker_id, Some(telemetry.clone()), Instant::now());
-            Ok(Ok(ActionReply::ok(r.counter)))
-        }
+        // Answered without a transaction (`answer_without_writing`).
+        Action::WorkerHello { .. }
+        | Action::WorkerHeartbeat { .. }
+        | Action::FetchEvents { .. } => refused("not a write"),
     }
 }

@@ -2,13 +2,18 @@
 //! raw rows (one transaction per burst of actions, committed before any reply), applies
 //! each change to its game, publishes it, and owns the tick clock and the health check.
 
+pub mod action_log;
 pub mod actions;
+pub mod batch;
+pub mod broadcast;
 pub mod health;
 pub mod requests;
 
 use crate::config::Config;
-use crate::glitter::{Action, ActionReply};
-use crate::glitter::{ActionServer, Event, EventKind, EventPublisher, Responder, SYNC_INTERVAL};
+use crate::glitter::Action;
+use crate::glitter::{ActionServer, Event, EventKind, EventPublisher, Responder};
+use action_log::ActionLog;
+use broadcast::Broadcaster;
 use crate::state::{Change, Game, GameOptions};
 use crate::store::Store;
 use crate::token::TokenSigner;
@@ -50,8 +55,12 @@ pub struct Reducer {
     pub game: Game,
     /// State counter: +1 per change.
     pub counter: u64,
-    epoch: u64,
-    publisher: EventPublisher,
+    /// The event stream (and the epoch of this reducer instance).
+    pub broadcaster: Arc<Broadcaster>,
+    /// Outcomes of recent action ids (exactly-once).
+    pub log: ActionLog,
+    /// A batch failed and the game may hold changes that are not stored: reload first.
+    pub needs_reload: bool,
     /// Signs the player tokens of new users.
     pub signer: TokenSigner,
     /// Worker telemetry and liveness.
@@ -85,13 +94,25 @@ impl Reducer {
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
         let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;
         let signer = TokenSigner::from_seed(config.token_signing_seed());
+        let mut log = ActionLog::default();
+        let now = now_ms();
+        let forgotten = store
+            .forget_actions_before(now - action_log::RECORDED_FOR_MS)
+            .await?;
+        if forgotten > 0 {
+            tracing::info!("reducer: forgot {forgotten} action ids older than a day");
+        }
+        let since = now - action_log::REMEMBERED_FOR.as_millis() as i64;
+        log.reload(store.committed_actions(since).await?, Instant::now());
+        let broadcaster = Arc::new(Broadcaster::new(publisher, 0, game.cur_tick));
         let reducer = Reducer {
             config,
             store,
             game,
             counter: 0,
-            epoch: rand::random::<u64>() | 1,
-            publisher,
+            broadcaster,
+            log,
+            needs_reload: false,
             signer,
             health: Health::default(),
         };
@@ -100,18 +121,12 @@ impl Reducer {
 
     /// Publishes an event stamped with this reducer's epoch; a failure is logged.
     async fn publish(&self, event: Event) {
-        let (kind, counter) = (event.kind, event.state_counter);
-        let mut event = event.with_epoch(self.epoch);
-        event.sent_us = now_us();
-        if let Err(e) = self.publisher.publish(&event).await {
-            tracing::error!("reducer: cannot publish {kind:?} #{counter}: {e}");
-        }
+        self.broadcaster.publish(event).await;
     }
 
-    /// Publishes the current counter and tick (workers resynchronize from it).
+    /// Publishes the published counter and tick (workers resynchronize from it).
     pub async fn publish_sync(&self) {
-        self.publish(Event::sync(self.counter, self.game.cur_tick))
-            .await;
+        self.broadcaster.sync().await;
     }
 
     /// Applies a committed change to the reducer's game and publishes it.
@@ -158,13 +173,10 @@ impl Reducer {
 
     /// Handles a burst of actions: one transaction, then replies and events.
     async fn handle_batch(&mut self, batch: Vec<(Action, Responder)>) {
-        let outcomes = actions::run_batch(self, batch.iter().map(|(a, _)| a)).await;
-        let published_up_to = self.counter;
-        for ((_, responder), outcome) in batch.into_iter().zip(outcomes) {
-            let reply = match outcome {
-                Ok(reply) => reply,
-                Err(msg) => ActionReply::error(msg, published_up_to),
-            };
+        let items: Vec<batch::Item<'_>> = batch.iter().map(|(a, r)| (a, r.action_id())).collect();
+        let replies = batch::run_batch(self, &items).await;
+        drop(items);
+        for ((_, responder), reply) in batch.into_iter().zip(replies) {
             if let Err(e) = responder.reply(reply).await {
                 tracing::warn!("reducer: cannot answer an action: {e}");
             }
@@ -180,7 +192,8 @@ impl Reducer {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
-        let mut sync_timer = tokio::time::interval(SYNC_INTERVAL);
+        // SYNC comes from a task of its own: a database stall does not silence the reducer.
+        let _sync_task = self.broadcaster.spawn_sync_task();
         let mut health_timer = tokio::time::interval(health::CHECK_INTERVAL);
         let mut next_tick = self.next_tick_check();
         self.publish_sync().await;
@@ -219,7 +232,6 @@ impl Reducer {
                     self.update_tick().await;
                     next_tick = self.next_tick_check();
                 }
-                _ = sync_timer.tick() => self.publish_sync().await,
                 _ = health_timer.tick() => self.health.check(Instant::now())?,
             }
         }

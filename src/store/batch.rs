@@ -8,7 +8,7 @@ use crate::rows::{FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
 
 /// An open transaction collecting writes; nothing is visible before [`WriteBatch::commit`].
 pub struct WriteBatch {
-    tx: Tx,
+    pub(super) tx: Tx,
 }
 
 impl std::fmt::Debug for WriteBatch {
@@ -94,6 +94,11 @@ impl WriteBatch {
             .await
             .ctx(|| format!("updating user {}", user.id))?;
         found(n, "user", user.id)
+    }
+
+    /// Ends the batch without writing anything.
+    pub async fn rollback(self) {
+        self.tx.rollback().await
     }
 
     /// Makes every write of the batch durable at once.

@@ -6,7 +6,8 @@ use sqlx::mysql::{MySql, MySqlPool, MySqlRow};
 use sqlx::postgres::{PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
-use sqlx::{Database, Encode, Row, Transaction, Type};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Encode, Row, Type};
 
 /// Which SQL engine a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,11 +172,54 @@ pub(crate) enum Pools {
     Postgres(PgPool),
 }
 
-/// An open transaction; rolled back when dropped without `commit`.
-pub(crate) enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
-    MySql(Transaction<'static, MySql>),
-    Postgres(Transaction<'static, Postgres>),
+/// An open transaction on a pooled connection; rolled back when dropped without `commit`.
+///
+/// BEGIN, COMMIT and ROLLBACK are plain statements rather than sqlx's `Transaction`:
+/// sqlx counts the depth and decrements it only when COMMIT or ROLLBACK succeed, so a
+/// commit that failed (disk full: SQLite has already rolled back, and the ROLLBACK that
+/// follows fails too) returned the connection to the pool at depth 1, and every later
+/// BEGIN on it failed until a restart. Here a connection whose transaction did not end
+/// cleanly is closed instead of returned, and the pool opens a fresh one.
+pub(crate) struct Tx {
+    conn: Option<Conn>,
+}
+
+/// A connection checked out of one engine's pool.
+pub(crate) enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    MySql(PoolConnection<MySql>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// Runs one statement without preparing it (BEGIN, COMMIT, ROLLBACK).
+async fn raw(conn: &mut Conn, sql: &str) -> Result<(), sqlx::Error> {
+    match conn {
+        // A bare `&str` has no arguments: sent as a simple query, never prepared.
+        Conn::Sqlite(c) => sqlx::Executor::execute(&mut **c, sql).await.map(drop),
+        Conn::MySql(c) => sqlx::Executor::execute(&mut **c, sql).await.map(drop),
+        Conn::Postgres(c) => sqlx::Executor::execute(&mut **c, sql).await.map(drop),
+    }
+}
+
+impl Conn {
+    /// Closes the connection when it is dropped instead of returning it to the pool.
+    fn discard(&mut self) {
+        match self {
+            Conn::Sqlite(c) => c.close_on_drop(),
+            Conn::MySql(c) => c.close_on_drop(),
+            Conn::Postgres(c) => c.close_on_drop(),
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        // Dropped without `commit` or `rollback` (an error path): close the connection;
+        // the server, or SQLite, rolls back an open transaction when its connection closes.
+        if let Some(conn) = self.conn.as_mut() {
+            conn.discard();
+        }
+    }
 }
 
 /// Runs `$body` with `$e` bound to each engine's executor; the body is the same text
@@ -192,16 +236,16 @@ macro_rules! on_pool {
 
 macro_rules! on_tx {
     ($tx:expr, |$e:ident| $body:expr) => {
-        match $tx {
-            Tx::Sqlite(t) => {
+        match $tx.conn_mut() {
+            Conn::Sqlite(t) => {
                 let $e = &mut **t;
                 $body
             }
-            Tx::MySql(t) => {
+            Conn::MySql(t) => {
                 let $e = &mut **t;
                 $body
             }
-            Tx::Postgres(t) => {
+            Conn::Postgres(t) => {
                 let $e = &mut **t;
                 $body
             }
@@ -230,14 +274,20 @@ impl Pools {
 
     /// Starts a transaction.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
+        let (mut conn, begin) = match self {
             // IMMEDIATE takes the write lock up front: a deferred transaction that reads
             // and then writes fails at once with "database is locked" (SQLite does not wait
             // on a lock upgrade) whenever another connection is writing.
-            Pools::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Pools::MySql(p) => Tx::MySql(p.begin().await?),
-            Pools::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
+            Pools::Sqlite(p) => (Conn::Sqlite(p.acquire().await?), "BEGIN IMMEDIATE"),
+            Pools::MySql(p) => (Conn::MySql(p.acquire().await?), "BEGIN"),
+            Pools::Postgres(p) => (Conn::Postgres(p.acquire().await?), "BEGIN"),
+        };
+        if let Err(e) = raw(&mut conn, begin).await {
+            // Whatever state it is in, this connection is not reused.
+            conn.discard();
+            return Err(e);
+        }
+        Ok(Tx { conn: Some(conn) })
     }
 
     /// Executes one statement; returns the number of rows affected.
@@ -288,21 +338,40 @@ impl Pools {
 }
 
 impl Tx {
+    fn conn_mut(&mut self) -> &mut Conn {
+        // Only `commit` and `Drop` take the connection, and both consume the `Tx`.
+        self.conn.as_mut().expect("a Tx holds its connection until it ends")
+    }
+
     /// The engine behind this transaction.
     pub(crate) fn engine(&self) -> Engine {
-        match self {
-            Tx::Sqlite(_) => Engine::Sqlite,
-            Tx::MySql(_) => Engine::MySql,
-            Tx::Postgres(_) => Engine::Postgres,
+        match self.conn.as_ref() {
+            Some(Conn::Sqlite(_)) | None => Engine::Sqlite,
+            Some(Conn::MySql(_)) => Engine::MySql,
+            Some(Conn::Postgres(_)) => Engine::Postgres,
         }
     }
 
-    /// Commits the transaction.
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await,
-            Tx::MySql(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+    /// Commits the transaction. When the commit fails the connection is closed, not
+    /// returned to the pool: its transaction state is unknown.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let Some(mut conn) = self.conn.take() else {
+            return Ok(());
+        };
+        let result = raw(&mut conn, "COMMIT").await;
+        if result.is_err() {
+            conn.discard();
+        }
+        result
+    }
+
+    /// Rolls the transaction back and returns the connection to the pool (or closes it
+    /// when even that fails).
+    pub(crate) async fn rollback(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            if raw(&mut conn, "ROLLBACK").await.is_err() {
+                conn.discard();
+            }
         }
     }
 
@@ -317,16 +386,16 @@ impl Tx {
     /// Executes an `INSERT` and returns the id the database gave the new row.
     pub(crate) async fn insert(&mut self, sql: &str, args: &[Val<'_>]) -> Result<i64, sqlx::Error> {
         let sql = returning_id(self.engine(), sql);
-        match self {
-            Tx::MySql(t) => {
+        match self.conn_mut() {
+            Conn::MySql(t) => {
                 let done = bind_all(sqlx::query(&sql), args).execute(&mut **t).await?;
                 id_from_u64(done.last_insert_id())
             }
-            Tx::Sqlite(t) => bind_all(sqlx::query(&sql), args)
+            Conn::Sqlite(t) => bind_all(sqlx::query(&sql), args)
                 .fetch_one(&mut **t)
                 .await?
                 .try_get(0),
-            Tx::Postgres(t) => bind_all(sqlx::query(&sql), args)
+            Conn::Postgres(t) => bind_all(sqlx::query(&sql), args)
                 .fetch_one(&mut **t)
                 .await?
                 .try_get(0),

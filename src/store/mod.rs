@@ -1,6 +1,7 @@
 //! The SQL side: connecting to SQLite, MySQL/MariaDB or PostgreSQL, migrations, loading
 //! every row at start-up, the reducer's writes, and dump import/export (schema.md).
 
+mod action_ids;
 mod batch;
 mod db;
 mod dump;
@@ -259,6 +260,7 @@ impl Store {
     pub async fn is_empty(&self) -> Result<bool> {
         let mut tx = self.begin("checking whether the database is empty").await?;
         let found = dump::first_non_empty(&mut tx).await?;
+        tx.rollback().await;
         Ok(found.is_none())
     }
 

@@ -405,8 +405,45 @@ async fn has_foreign_key(pools: &Pools, table: &str, column: &str) -> Result<boo
     Ok(n.unwrap_or(0) > 0)
 }
 
+/// The table of committed action ids (exactly-once actions; not part of schema.md and
+/// of dumps): each id is written in the same transaction as the rows of its action.
+pub(crate) const ACTION_TABLE: &str = "gs_action";
+
+/// Creates the table of committed action ids with an index on the commit time.
+async fn migration_2(pools: &Pools) -> Result<(), sqlx::Error> {
+    let e = pools.engine();
+    let table = e.quote(ACTION_TABLE);
+    let index = e.quote("ix_gs_action_committed_ms");
+    let (index_inline, tail) = match e {
+        // MySQL has no CREATE INDEX IF NOT EXISTS: the index is part of the table.
+        Engine::MySql => (
+            format!(", INDEX {index} (committed_ms)"),
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        ),
+        Engine::Sqlite | Engine::Postgres => (String::new(), ""),
+    };
+    pools
+        .exec(
+            &format!(
+                "CREATE TABLE IF NOT EXISTS {table} (action_id VARCHAR(64) NOT NULL PRIMARY KEY, \
+                 committed_ms BIGINT NOT NULL, reply TEXT NOT NULL{index_inline}){tail}"
+            ),
+            &[],
+        )
+        .await?;
+    if e != Engine::MySql {
+        pools
+            .exec(
+                &format!("CREATE INDEX IF NOT EXISTS {index} ON {table} (committed_ms)"),
+                &[],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// The latest schema version this build knows.
-pub const LATEST_VERSION: i64 = 1;
+pub const LATEST_VERSION: i64 = 2;
 
 /// Brings the schema up to date; returns how many migrations ran (0 when up to date).
 pub(crate) async fn migrate(pools: &Pools) -> Result<usize, StoreError> {
@@ -444,6 +481,11 @@ pub(crate) async fn migrate(pools: &Pools) -> Result<usize, StoreError> {
             migration_1(pools)
                 .await
                 .ctx(|| "schema migration 1 (creating the tables)".into())?;
+        }
+        if version == 2 {
+            migration_2(pools)
+                .await
+                .ctx(|| "schema migration 2 (the table of committed action ids)".into())?;
         }
         let sql = e.sql(&format!(
             "INSERT INTO {} (version, applied_ms) VALUES (?, ?)",

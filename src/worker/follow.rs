@@ -1,11 +1,12 @@
 //! The worker's follower task: says hello, waits for a SYNC, loads the game from the
-//! database, then applies the reducer's events in order; any gap, restart or silence
-//! makes it drop the game (NO_GAME) and load again. Also sends the heartbeats.
+//! database, then applies the reducer's events in order. A gap is filled from the
+//! reducer's replay buffer; a restart means a reload, during which the old game is still
+//! served; silence keeps the (stale) game for a while. Heartbeats run in their own task.
 
 use super::WorkerShared;
 use crate::glitter::{
-    Action, Event, EventKind, EventSubscriber, SyncDecision, SyncTracker, Telemetry,
-    PROTOCOL_VERSION,
+    Action, Event, EventKind, EventSubscriber, ResyncReason, SyncDecision, SyncTracker,
+    Telemetry, PROTOCOL_VERSION,
 };
 use crate::state::{Change, GameOptions};
 use crate::store::Store;
@@ -14,6 +15,10 @@ use std::time::{Duration, Instant};
 
 /// How often a worker reports its telemetry to the reducer.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How long a worker that lost the reducer keeps serving its last game (stale reads)
+/// before it answers NO_GAME.
+pub const STALE_READS_LIMIT: Duration = Duration::from_secs(60);
 
 /// Settings of the game that come from the configuration.
 pub fn game_options(shared: &WorkerShared) -> GameOptions {
@@ -47,6 +52,10 @@ pub async fn heartbeat(shared: &WorkerShared) {
     let telemetry = shared.read(|g| (g.cur_tick, g.users.len() as u64, g.submissions.len() as u64));
     let (tick, n_users, n_submissions) = telemetry.unwrap_or((0, 0, 0));
     let mut extra = serde_json::Map::new();
+    extra.insert(
+        "loads".into(),
+        shared.loads.load(std::sync::atomic::Ordering::Relaxed).into(),
+    );
     if let Some(r) = shared.take_latency_report() {
         tracing::info!(
             "{}: event latency over {} events: p50 {} µs, p99 {} µs, max {} µs",
@@ -79,16 +88,55 @@ pub async fn heartbeat(shared: &WorkerShared) {
     }
 }
 
+/// Loads the game from the database at the SYNC's counter; the old game (if any) is
+/// served until the new one is installed.
 async fn load(
     shared: &WorkerShared,
     store: &Store,
+    epoch: u64,
     state_counter: u64,
     tick: i64,
 ) -> anyhow::Result<()> {
     let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
-    shared.install(game, state_counter);
+    shared.install_at(game, epoch, state_counter);
+    shared
+        .loads
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!("{}: serving at state counter {state_counter}", shared.name);
     Ok(())
+}
+
+/// Fetches and applies the changes after this worker's counter from the reducer's
+/// replay buffer, up to at least `target`; returns the counter reached, or why not.
+async fn catch_up(shared: &WorkerShared, epoch: u64, target: u64) -> Result<u64, String> {
+    loop {
+        let after = shared.applied_counter();
+        if after >= target {
+            return Ok(after);
+        }
+        let reply = shared
+            .actions()
+            .call(Action::FetchEvents { after, epoch })
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(e) = reply.error_msg {
+            return Err(e);
+        }
+        let events: Vec<Event> = reply
+            .data
+            .as_ref()
+            .and_then(|d| d.get("events"))
+            .and_then(|e| serde_json::from_value(e.clone()).ok())
+            .ok_or("the reducer sent no events")?;
+        if events.is_empty() {
+            return Err(format!("the reducer has no events after {after}"));
+        }
+        for event in events {
+            if event.state_counter != shared.applied_counter() + 1 || !apply(shared, event) {
+                return Err("the fetched events do not follow on".to_owned());
+            }
+        }
+    }
 }
 
 /// Applies one event to the game; returns false when the worker must resynchronize.
@@ -149,6 +197,27 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
     }
 }
 
+/// Sends the heartbeats from a task of its own (a slow or absent reducer must not hold
+/// up the event loop); stops when dropped.
+struct HeartbeatTask(tokio::task::JoinHandle<()>);
+
+impl Drop for HeartbeatTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn spawn_heartbeats(shared: Arc<WorkerShared>) -> HeartbeatTask {
+    HeartbeatTask(tokio::spawn(async move {
+        let mut timer = tokio::time::interval(HEARTBEAT_INTERVAL);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            timer.tick().await;
+            heartbeat(&shared).await;
+        }
+    }))
+}
+
 /// Follows the reducer until `shutdown` resolves. Errors are logged and retried.
 pub async fn run(
     shared: Arc<WorkerShared>,
@@ -156,12 +225,23 @@ pub async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let event_addr = shared.config.glitter.event_addr.clone();
-    let mut heartbeat_timer = tokio::time::interval(HEARTBEAT_INTERVAL);
+    let _heartbeats = spawn_heartbeats(shared.clone());
+    // Since when the served game may be stale (the reducer was lost).
+    let mut stale_since: Option<Instant> = None;
     'connect: loop {
         if *shutdown.borrow() {
             return;
         }
-        shared.write(|g| *g = None);
+        if stale_since.is_some_and(|t| t.elapsed() > STALE_READS_LIMIT)
+            && shared.applied().serving
+        {
+            tracing::error!(
+                "{}: no reducer for {}s: no longer serving the stale game",
+                shared.name,
+                STALE_READS_LIMIT.as_secs()
+            );
+            shared.drop_game();
+        }
         let mut subscriber = match EventSubscriber::connect(&event_addr).await {
             Ok(s) => s,
             Err(e) => {
@@ -185,15 +265,15 @@ pub async fn run(
                 .unwrap_or_else(|| Instant::now() + crate::glitter::DEFAULT_SYNC_TIMEOUT);
             let decision = tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = heartbeat_timer.tick() => {
-                    heartbeat(&shared).await;
-                    continue;
-                }
-                _ = tokio::time::sleep_until(deadline.into()) => tracker.check_timeout(Instant::now()),
+                _ = tokio::time::sleep_until(deadline.into()) => match tracker.check_timeout(Instant::now()) {
+                    None if !tracker.is_synced() => continue 'connect,
+                    decision => decision,
+                },
                 event = subscriber.recv() => match event {
                     Ok(event) => Some(tracker.on_event(event, Instant::now())),
                     Err(e) => {
                         tracing::warn!("{}: event stream failed: {e}; reconnecting", shared.name);
+                        stale_since.get_or_insert_with(Instant::now);
                         continue 'connect;
                     }
                 },
@@ -204,11 +284,37 @@ pub async fn run(
                     state_counter,
                     tick,
                 }) => {
-                    if let Err(e) = load(&shared, &store, state_counter, tick).await {
-                        tracing::error!("{}: cannot load the game: {e:#}; retrying", shared.name);
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue 'connect;
+                    let epoch = tracker.epoch();
+                    let have = shared.applied();
+                    // The same reducer instance, and the game not ahead of it nor off its
+                    // tick: what is missing can come from the replay buffer.
+                    let tick_agrees = have.counter < state_counter
+                        || shared.read(|g| g.cur_tick == tick).unwrap_or(false);
+                    let resumed = have.serving
+                        && epoch != 0
+                        && have.epoch == epoch
+                        && have.counter <= state_counter
+                        && tick_agrees
+                        && match catch_up(&shared, epoch, state_counter).await {
+                            Ok(counter) => {
+                                tracker.resume(counter, epoch, Instant::now());
+                                true
+                            }
+                            Err(e) => {
+                                tracing::warn!("{}: cannot catch up: {e}; reloading", shared.name);
+                                false
+                            }
+                        };
+                    if !resumed {
+                        if let Err(e) = load(&shared, &store, epoch, state_counter, tick).await {
+                            tracing::error!("{}: cannot load the game: {e:#}; retrying", shared.name);
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue 'connect;
+                        }
                     }
+                    // The time spent loading or catching up is not silence.
+                    tracker.touch(Instant::now());
+                    stale_since = None;
                 }
                 Some(SyncDecision::Apply(event)) => {
                     if !apply(&shared, event) {
@@ -216,8 +322,24 @@ pub async fn run(
                     }
                 }
                 Some(SyncDecision::Resync(reason)) => {
-                    tracing::warn!("{}: resynchronizing: {reason:?}", shared.name);
-                    // A fresh subscriber also avoids the socket's slow reconnect backoff.
+                    let epoch = shared.applied().epoch;
+                    if let ResyncReason::Gap { got, .. } = reason {
+                        // Lost events: take them from the reducer's replay buffer.
+                        match catch_up(&shared, epoch, got).await {
+                            Ok(counter) => {
+                                tracing::info!("{}: caught up to {counter} after lost events", shared.name);
+                                tracker.resume(counter, epoch, Instant::now());
+                                continue;
+                            }
+                            Err(e) => tracing::warn!("{}: cannot catch up: {e}", shared.name),
+                        }
+                    }
+                    if matches!(reason, ResyncReason::Silence { .. }) {
+                        stale_since.get_or_insert_with(Instant::now);
+                    }
+                    tracing::warn!("{}: resynchronizing: {reason}", shared.name);
+                    // A fresh subscriber also avoids the socket's slow reconnect backoff;
+                    // the game is served meanwhile.
                     continue 'connect;
                 }
             }

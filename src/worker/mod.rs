@@ -16,6 +16,31 @@ use tokio::sync::{broadcast, watch};
 /// How long a request waits for its own action to come back as an event.
 pub const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long an unanswered action is sent again (with the same action id, so that it is
+/// executed at most once): a reducer restart or a database stall within this time is
+/// invisible to players.
+pub const ACTION_RETRY_BUDGET: Duration = Duration::from_secs(10);
+
+/// What this worker has applied: the reducer instance, its counter, and whether a game
+/// is served at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The reducer instance the game follows (0: unknown).
+    pub epoch: u64,
+    /// The state counter of the last applied change.
+    pub counter: u64,
+    /// Whether a game is served (false: NO_GAME).
+    pub serving: bool,
+}
+
+impl Applied {
+    /// Whether a reply at `counter` of reducer `epoch` is visible in this state.
+    fn includes(&self, epoch: u64, counter: u64) -> bool {
+        let same_instance = epoch == 0 || self.epoch == 0 || epoch == self.epoch;
+        same_instance && self.counter >= counter
+    }
+}
+
 /// Why an action could not be performed.
 #[derive(Debug, thiserror::Error)]
 pub enum PerformError {
@@ -56,8 +81,13 @@ pub struct WorkerShared {
     pub name: String,
     /// The game; `None` while (re)synchronizing, when data endpoints answer NO_GAME.
     game: RwLock<Option<Game>>,
-    applied: watch::Sender<u64>,
+    applied: watch::Sender<Applied>,
     actions: ActionClient,
+    /// Random per process start: the prefix of this worker's action ids.
+    boot: u64,
+    next_action: AtomicU64,
+    /// How many times the game was loaded from the database.
+    pub loads: AtomicU64,
     /// Push messages for the WebSocket connections (publish with [`Self::publish_push`]).
     pub pushes: broadcast::Sender<Arc<OutgoingPush>>,
     /// WebSocket figures.
@@ -97,8 +127,11 @@ impl WorkerShared {
             index,
             name,
             game: RwLock::new(None),
-            applied: watch::Sender::new(0),
+            applied: watch::Sender::new(Applied::default()),
             actions,
+            boot: rand::random(),
+            next_action: AtomicU64::new(1),
+            loads: AtomicU64::new(0),
             pushes: broadcast::channel(1024).0,
             ws: WsStats::default(),
             latencies: std::sync::Mutex::new(Vec::new()),
@@ -118,33 +151,73 @@ impl WorkerShared {
         f(&mut guard)
     }
 
-    /// Installs a freshly loaded game at `counter` (the follower after a load; tests).
+    /// Installs a freshly loaded game at `counter` (tests; reducer instance unknown).
     pub fn install(&self, game: Game, counter: u64) {
+        self.install_at(game, 0, counter);
+    }
+
+    /// Installs a freshly loaded game at `counter` of reducer instance `epoch`.
+    pub fn install_at(&self, game: Game, epoch: u64, counter: u64) {
         self.write(|g| *g = Some(game));
-        self.set_applied(counter);
+        self.applied.send_replace(Applied {
+            epoch,
+            counter,
+            serving: true,
+        });
+    }
+
+    /// Stops serving the game (NO_GAME until the next load).
+    pub fn drop_game(&self) {
+        self.write(|g| *g = None);
+        self.applied.send_modify(|a| a.serving = false);
     }
 
     /// The state counter of the applied events.
     pub fn applied_counter(&self) -> u64 {
+        self.applied.borrow().counter
+    }
+
+    /// What this worker has applied.
+    pub fn applied(&self) -> Applied {
         *self.applied.borrow()
     }
 
     pub(crate) fn set_applied(&self, counter: u64) {
-        self.applied.send_replace(counter);
+        self.applied.send_modify(|a| a.counter = counter);
     }
 
-    /// Forwards an action to the reducer, then waits until this worker has applied the
-    /// resulting change, so that the caller reads its own write.
+    /// A new action id: `<name>.<boot>.<n>`, unique across workers and restarts.
+    fn new_action_id(&self) -> String {
+        let n = self.next_action.fetch_add(1, Ordering::Relaxed);
+        let name: String = self.name.chars().filter(char::is_ascii_graphic).take(24).collect();
+        format!("{name}.{:016x}.{n}", self.boot)
+    }
+
+    /// Forwards an action to the reducer under a new action id (resent with the same id
+    /// while unanswered, so it runs at most once), then waits until this worker has
+    /// applied the resulting change, so that the caller reads its own write.
+    ///
+    /// The reducer's verdict is final: an error reply is returned as it is, at once when
+    /// this worker serves no game (it loads a state that holds the change anyway).
     pub async fn perform(&self, action: Action) -> Result<ActionReply, PerformError> {
-        let reply = self.actions.call(action).await?;
-        let target = reply.state_counter;
+        let action_id = self.new_action_id();
+        let reply = self
+            .actions
+            .call_once(&action, &action_id, ACTION_RETRY_BUDGET)
+            .await?;
+        let (epoch, target) = (reply.epoch, reply.state_counter);
         let mut rx = self.applied.subscribe();
         let applied = tokio::time::timeout(READ_YOUR_WRITES_TIMEOUT, async {
-            rx.wait_for(|&c| c >= target).await.is_ok()
+            rx.wait_for(|a| !a.serving || a.includes(epoch, target))
+                .await
+                .map(|a| a.serving)
+                .unwrap_or(false)
         })
         .await;
         match applied {
             Ok(true) => Ok(reply),
+            // Without a game nothing stale can be read; a refusal changed nothing.
+            _ if reply.error_msg.is_some() || !self.applied().serving => Ok(reply),
             _ => Err(PerformError::NotApplied(READ_YOUR_WRITES_TIMEOUT)),
         }
     }

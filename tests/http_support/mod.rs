@@ -238,11 +238,7 @@ async fn stand_in_reducer(mut server: ActionServer, shared: Arc<WorkerShared>, a
 }
 
 fn refused(msg: impl Into<String>, counter: u64) -> ActionReply {
-    ActionReply {
-        error_msg: Some(msg.into()),
-        state_counter: counter,
-        data: None,
-    }
+    ActionReply::error(msg, counter)
 }
 
 fn reduce(shared: &WorkerShared, action: Action) -> ActionReply {
@@ -329,7 +325,7 @@ fn reduce(shared: &WorkerShared, action: Action) -> ActionReply {
     }
     ActionReply {
         error_msg: verdict,
-        state_counter: counter + 1,
         data,
+        ..ActionReply::ok(counter + 1)
     }
 }

@@ -67,6 +67,13 @@ fn etag_of(html: &[u8]) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""))
 }
 
+/// `root/rel` with every symbolic link resolved, if that is inside `root` and exists.
+pub(super) fn inside(root: &std::path::Path, rel: &str) -> Option<std::path::PathBuf> {
+    let root = root.canonicalize().ok()?;
+    let full = root.join(rel).canonicalize().ok()?;
+    full.starts_with(&root).then_some(full)
+}
+
 /// `GET /service/template/<name>`.
 pub(super) async fn template(
     State(st): State<Arc<HttpState>>,
@@ -85,7 +92,13 @@ pub(super) async fn template(
     if !valid_name(&name) {
         return not_found();
     }
-    let path = st.shared.config.paths.templates.join(format!("{name}.md"));
+    let root = st.shared.config.paths.templates.clone();
+    let file = format!("{name}.md");
+    // Symbolic links are followed only while they stay inside the templates folder.
+    let path = match tokio::task::spawn_blocking(move || inside(&root, &file)).await {
+        Ok(Some(path)) => path,
+        _ => return not_found(),
+    };
     let meta = match tokio::fs::metadata(&path).await {
         Ok(m) if m.is_file() => m,
         _ => return not_found(),

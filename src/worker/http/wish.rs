@@ -11,6 +11,7 @@ use crate::rules;
 use crate::state::answers::error_answer;
 use crate::state::challenge::UserIdx;
 use crate::state::Game;
+use crate::glitter::GlitterError;
 use crate::worker::PerformError;
 use axum::extract::{Path, State};
 use axum::routing::{post, MethodRouter};
@@ -195,6 +196,9 @@ async fn board(
 // Mutations
 // ---------------------------------------------------------------------------------------
 
+/// What a player is told when the reducer never answered: the action may be stored.
+pub const OUTCOME_UNKNOWN: &str = "服务暂时不可用，操作结果未知，请稍后刷新页面查看是否已生效";
+
 /// The answer to a performed action: `{"error": null}`, or REDUCER_ERROR with the
 /// reducer's message; transport failures get a message the player can act on.
 pub(super) fn reply_answer(result: &Result<ActionReply, PerformError>, what: &str) -> Value {
@@ -212,6 +216,14 @@ pub(super) fn reply_answer(result: &Result<ActionReply, PerformError>, what: &st
                 "REDUCER_ERROR",
                 "操作已提交，但结果尚未同步，请稍后刷新页面",
             )
+        }
+        // Sent, never answered: it may have been stored (at most once). Saying "failed"
+        // would make the player's retry store it a second time.
+        Err(PerformError::Glitter(
+            e @ (GlitterError::Unanswered(_) | GlitterError::Timeout(_) | GlitterError::Disconnected),
+        )) => {
+            tracing::error!("{what}: no answer from the reducer: {e}");
+            error_answer("REDUCER_ERROR", OUTCOME_UNKNOWN)
         }
         Err(e) => {
             tracing::error!("{what}: the reducer is unreachable: {e}");

@@ -33,36 +33,29 @@ const MAX_TEXT_FIELD_BYTES: usize = 256;
 /// Keys of `metadata.json` that players see.
 const SHOWN_METADATA: &[&str] = &["filename", "size", "sha256", "publish", "rights"];
 
-/// Longest extension kept from the uploaded file name.
-const MAX_EXT_CHARS: usize = 24;
-
 fn invalid() -> Answer {
     json_value(&error_answer("INVALID_ARGUMENT", "参数错误"))
 }
 
-/// The extension of an uploaded file name, lower case: its trailing `.xxx` parts made of
-/// ASCII letters and digits (so `.tar.gz` stays whole), else `.bin`. Never contains a
-/// path separator.
+/// Extensions a writeup is stored under; anything else is stored as `.bin`, so that no
+/// upload is ever kept as something a web server would run or render (`.php`, `.html`,
+/// `.htaccess`, …). The original name stays in the metadata.
+pub const WRITEUP_EXTENSIONS: &[&str] = &[
+    ".pdf", ".md", ".txt", ".zip", ".7z", ".rar", ".tar.gz", ".tgz", ".tar.xz", ".tar",
+    ".gz", ".docx", ".doc", ".odt", ".ipynb", ".png", ".jpg", ".jpeg",
+];
+
+/// The extension an uploaded file is stored under: its lower-case trailing `.xxx` parts
+/// (so `.tar.gz` stays whole) when they end in one of [`WRITEUP_EXTENSIONS`], else
+/// `.bin`. Never contains a path separator.
 pub fn file_ext(name: &str) -> String {
     let lower = name.to_lowercase();
-    let parts: Vec<&str> = lower.split('.').collect();
-    let mut ext = String::new();
-    // parts[0] is the stem: an extension always follows a dot.
-    for part in parts.iter().skip(1).rev() {
-        let ok = !part.is_empty()
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if !ok || ext.len() + part.len() + 1 > MAX_EXT_CHARS {
-            break;
-        }
-        ext = format!(".{part}{ext}");
-    }
-    if ext.is_empty() {
-        ".bin".to_owned()
-    } else {
-        ext
-    }
+    WRITEUP_EXTENSIONS
+        .iter()
+        // Longest first: `.tar.gz` before `.gz`; the name must have a stem.
+        .filter(|ext| lower.ends_with(*ext) && lower.len() > ext.len())
+        .max_by_key(|ext| ext.len())
+        .map_or_else(|| ".bin".to_owned(), |ext| (*ext).to_owned())
 }
 
 /// The user's directory of writeups.
@@ -320,7 +313,12 @@ mod tests {
     fn extensions_follow_the_reference() {
         assert_eq!(file_ext("report.PDF"), ".pdf");
         assert_eq!(file_ext("a.tar.gz"), ".tar.gz");
-        assert_eq!(file_ext("my.final.pdf"), ".final.pdf");
+        assert_eq!(file_ext("my.final.pdf"), ".pdf");
+        assert_eq!(file_ext("shell.php"), ".bin");
+        assert_eq!(file_ext(".htaccess"), ".bin");
+        assert_eq!(file_ext("x.pdf.php"), ".bin");
+        assert_eq!(file_ext("page.HTML"), ".bin");
+        assert_eq!(file_ext(".pdf"), ".bin");
         assert_eq!(file_ext("noext"), ".bin");
         assert_eq!(file_ext("a b.c d.md"), ".md");
         assert_eq!(file_ext("../../etc/passwd"), ".bin");

@@ -1,0 +1,210 @@
+//! A burst of actions in one transaction, exactly once: repeated action ids get their
+//! first outcome, committed ids are recorded with the rows, and "failed" is answered only
+//! when the actions are known not to be committed.
+
+use super::action_log::replayed;
+use super::actions::{answer_without_writing, run_one, Outcome};
+use super::{now_ms, Reducer};
+use crate::glitter::{Action, ActionReply, Event};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// What players are told when their action was not stored.
+pub const NOT_STORED: &str = "数据库暂时不可用";
+
+/// One action of a batch and the worker's id for it.
+pub type Item<'a> = (&'a Action, Option<&'a str>);
+
+/// How a batch ended.
+enum Ending {
+    Committed,
+    /// A statement failed: the transaction was never committed.
+    NotCommitted(String),
+    /// COMMIT failed: it may or may not have happened.
+    InDoubt(String),
+}
+
+/// Runs a burst of actions; the replies come back in order, stamped with the epoch.
+pub async fn run_batch(r: &mut Reducer, items: &[Item<'_>]) -> Vec<ActionReply> {
+    // Before any id is looked up: a failed commit is resolved by the records read back.
+    if r.needs_reload {
+        if let Err(e) = reload(r).await {
+            tracing::error!("reducer: the database is still unavailable: {e:#}");
+        }
+    }
+    let mut replies: Vec<Option<ActionReply>> = vec![None; items.len()];
+    let mut pending = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+    for (i, &(action, id)) in items.iter().enumerate() {
+        if let Some(outcome) = answer_without_writing(r, action).await {
+            replies[i] = Some(reply_of(outcome, r.counter));
+            continue;
+        }
+        if let Some(id) = id {
+            if let Some(first) = r.log.outcome(id) {
+                replies[i] = Some(replayed(first, r.counter, r.broadcaster.epoch));
+                continue;
+            }
+            if let Some(&j) = first_in_batch.get(id) {
+                duplicates.push((i, j));
+                continue;
+            }
+            first_in_batch.insert(id, i);
+        }
+        pending.push(i);
+    }
+    if !pending.is_empty() {
+        write(r, items, &pending, &mut replies).await;
+    }
+    for (i, j) in duplicates {
+        replies[i] = replies[j].clone();
+    }
+    let epoch = r.broadcaster.epoch;
+    replies
+        .into_iter()
+        .map(|reply| {
+            let mut reply = reply.unwrap_or_else(|| ActionReply::error(NOT_STORED, r.counter));
+            reply.epoch = epoch;
+            reply
+        })
+        .collect()
+}
+
+fn reply_of(outcome: Outcome, counter: u64) -> ActionReply {
+    outcome.unwrap_or_else(|msg| ActionReply::error(msg, counter))
+}
+
+/// Executes the `pending` items in one transaction and fills their replies.
+async fn write(
+    r: &mut Reducer,
+    items: &[Item<'_>],
+    pending: &[usize],
+    replies: &mut [Option<ActionReply>],
+) {
+    let unknown_fate = |r: &Reducer, id: Option<&str>| match id {
+        Some(id) if r.log.is_in_doubt(id) => ActionReply::retry_later(r.counter),
+        _ => ActionReply::error(NOT_STORED, r.counter),
+    };
+    if r.needs_reload {
+        // Not even tried: nothing of these is stored, except what is in doubt.
+        for &i in pending {
+            replies[i] = Some(unknown_fate(r, items[i].1));
+        }
+        return;
+    }
+    let counter_before = r.counter;
+    let mut batch = match r.store.write_batch().await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("reducer: cannot start a transaction: {e}");
+            for &i in pending {
+                replies[i] = Some(unknown_fate(r, items[i].1));
+            }
+            return;
+        }
+    };
+    let mut events: Vec<Event> = Vec::new();
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(pending.len());
+    let mut failed = None;
+    let now = now_ms();
+    for &i in pending {
+        let (action, id) = items[i];
+        let written_before = events.len();
+        let outcome = match run_one(r, &mut batch, action, &mut events).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
+        if let (Some(id), Ok(reply), true) = (id, &outcome, events.len() > written_before) {
+            let text = serde_json::to_string(reply).unwrap_or_default();
+            if let Err(e) = batch.record_action(id, now, &text).await {
+                failed = Some(e.to_string());
+                break;
+            }
+        }
+        outcomes.push((i, outcome));
+    }
+    let ending = match failed {
+        Some(e) => {
+            batch.rollback().await;
+            Ending::NotCommitted(e)
+        }
+        None if events.is_empty() => {
+            batch.rollback().await;
+            Ending::Committed
+        }
+        None => match batch.commit().await {
+            Ok(()) => Ending::Committed,
+            Err(e) => Ending::InDoubt(e.to_string()),
+        },
+    };
+    match ending {
+        Ending::Committed => {
+            // Durable now: tell the workers, in counter order.
+            for event in events {
+                r.broadcaster.publish(event).await;
+            }
+            let at = Instant::now();
+            for (i, outcome) in outcomes {
+                let reply = reply_of(outcome, r.counter);
+                if let Some(id) = items[i].1 {
+                    r.log.remember(id, &reply, at);
+                }
+                replies[i] = Some(reply);
+            }
+        }
+        Ending::NotCommitted(e) => {
+            tracing::error!(
+                "reducer: a batch of {} actions failed and was rolled back: {e}",
+                pending.len()
+            );
+            r.counter = counter_before;
+            r.needs_reload = true;
+            if let Err(e) = reload(r).await {
+                tracing::error!("reducer: cannot reload the game after a failed batch: {e:#}");
+            }
+            for &i in pending {
+                replies[i] = Some(ActionReply::error(NOT_STORED, r.counter));
+            }
+        }
+        Ending::InDoubt(e) => {
+            tracing::error!(
+                "reducer: the commit of a batch of {} actions failed; whether it happened \
+                 is read back from the database: {e}",
+                pending.len()
+            );
+            r.counter = counter_before;
+            r.needs_reload = true;
+            r.log
+                .doubt(pending.iter().filter_map(|&i| items[i].1.map(str::to_owned)));
+            if let Err(e) = reload(r).await {
+                tracing::error!("reducer: cannot reload the game after a failed commit: {e:#}");
+            }
+            for &i in pending {
+                let id = items[i].1;
+                replies[i] = Some(match id.and_then(|id| r.log.outcome(id)) {
+                    Some(first) => replayed(first, r.counter, r.broadcaster.epoch),
+                    None => unknown_fate(r, id),
+                });
+            }
+        }
+    }
+}
+
+/// Loads the game and the committed action ids again after a failed batch; the counter
+/// jumps so that workers see a gap and catch up.
+pub async fn reload(r: &mut Reducer) -> anyhow::Result<()> {
+    let since = now_ms() - super::action_log::REMEMBERED_FOR.as_millis() as i64;
+    let records = r.store.committed_actions(since).await?;
+    let options = super::game_options(&r.config);
+    r.game = crate::serve::load_game(&r.store, Some(r.game.cur_tick), options).await?;
+    r.log.reload(records, Instant::now());
+    r.counter += 2;
+    r.broadcaster.jump(r.counter, r.game.cur_tick).await;
+    r.needs_reload = false;
+    tracing::info!("reducer: reloaded the game after a failed batch");
+    Ok(())
+}

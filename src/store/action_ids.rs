@@ -1,0 +1,69 @@
+//! The table of committed action ids: a write batch records each action's id and reply
+//! with its rows, so that a retried action is answered from the record, never run twice.
+
+use super::batch::WriteBatch;
+use super::db::Val;
+use super::schema::ACTION_TABLE;
+use super::{Context, Result, Store};
+
+impl WriteBatch {
+    /// Records that the action `action_id` is committed with this batch, answered `reply`.
+    pub async fn record_action(
+        &mut self,
+        action_id: &str,
+        committed_ms: i64,
+        reply: &str,
+    ) -> Result<()> {
+        let e = self.tx.engine();
+        let sql = e.sql(&format!(
+            "INSERT INTO {} (action_id, committed_ms, reply) VALUES (?, ?, ?)",
+            e.quote(ACTION_TABLE)
+        ));
+        let vals = [
+            Val::Text(action_id),
+            Val::Int(committed_ms),
+            Val::Text(reply),
+        ];
+        self.tx
+            .exec(&sql, &vals)
+            .await
+            .ctx(|| format!("recording action {action_id}"))
+            .map(drop)
+    }
+}
+
+impl Store {
+    /// The actions committed at or after `since_ms`: `(action id, reply)`, oldest first.
+    pub async fn committed_actions(&self, since_ms: i64) -> Result<Vec<(String, String)>> {
+        let what = || "reading the committed action ids".to_owned();
+        let mut tx = self.begin("reading the committed action ids").await?;
+        let e = tx.engine();
+        let sql = e.sql(&format!(
+            "SELECT action_id, reply FROM {} WHERE committed_ms >= ? ORDER BY committed_ms",
+            e.quote(ACTION_TABLE)
+        ));
+        let mut out = Vec::new();
+        tx.for_each_row_with(&sql, &[Val::Int(since_ms)], |r| {
+            if let (Ok(id), Ok(reply)) = (r.text(0), r.text(1)) {
+                out.push((id, reply));
+            }
+        })
+        .await
+        .ctx(what)?;
+        tx.rollback().await;
+        Ok(out)
+    }
+
+    /// Deletes the records of actions committed before `before_ms`; returns how many.
+    pub async fn forget_actions_before(&self, before_ms: i64) -> Result<u64> {
+        let e = self.engine();
+        let sql = e.sql(&format!(
+            "DELETE FROM {} WHERE committed_ms < ?",
+            e.quote(ACTION_TABLE)
+        ));
+        self.pools
+            .exec(&sql, &[Val::Int(before_ms)])
+            .await
+            .ctx(|| "forgetting old action ids".to_owned())
+    }
+}
