@@ -146,6 +146,12 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
             stop_rx.clone(),
         )));
     }
+    if config.police.enabled {
+        workers.push(tokio::spawn(crate::police::run(
+            config.clone(),
+            stop_rx.clone(),
+        )));
+    }
     let mut reducer = reducer;
     let outcome = tokio::select! {
         _ = shutdown_signal() => Ok(()),

@@ -10,6 +10,7 @@ mod auth;
 mod crud;
 mod files;
 mod players;
+mod police;
 mod status;
 mod tools;
 mod view;
@@ -128,6 +129,7 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .merge(players::routes())
         .merge(tools::routes())
         .merge(files::routes())
+        .merge(police::routes())
         .layer(axum::middleware::from_fn_with_state(
             admin.clone(),
             auth::guard,

@@ -70,7 +70,12 @@ pub struct PoliceConfig {
     pub enabled: bool,
 }
 
-fn bounded(v: &Values, key: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
+fn bounded(
+    v: &Values,
+    key: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
     let n = v.int("notify", key, default)?;
     if range.contains(&n) {
         Ok(n)
@@ -95,7 +100,10 @@ pub(super) fn notify(v: &Values) -> Result<NotifyConfig, ConfigError> {
             return Err(v.bad(
                 s,
                 "log_levels",
-                format!("unknown level `{level}`; the levels are {}", LOG_LEVELS.join(", ")),
+                format!(
+                    "unknown level `{level}`; the levels are {}",
+                    LOG_LEVELS.join(", ")
+                ),
             ));
         }
         log_levels.push(level);

@@ -290,7 +290,12 @@ impl Values {
         self.required(section, key).map(Secret)
     }
 
-    pub(super) fn seconds(&self, section: &str, key: &str, default: i64) -> Result<u64, ConfigError> {
+    pub(super) fn seconds(
+        &self,
+        section: &str,
+        key: &str,
+        default: i64,
+    ) -> Result<u64, ConfigError> {
         let n = self.int(section, key, default)?;
         u64::try_from(n)
             .ok()

@@ -101,7 +101,9 @@ mod tests {
         let long = format!("line one\nline two {}", "x".repeat(300));
         let (channel, text) = feedback(&game, 7, "web", &long);
         assert_eq!(channel, "feedback:7");
-        assert!(text.starts_with("[FEEDBACK] U#7 (unknown user) on web (unknown challenge): line one line two x"));
+        assert!(text.starts_with(
+            "[FEEDBACK] U#7 (unknown user) on web (unknown challenge): line one line two x"
+        ));
         assert!(!text.contains('\n'));
         assert_eq!(text.split(": ").nth(1).unwrap().chars().count(), 201);
     }

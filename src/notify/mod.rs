@@ -12,7 +12,7 @@ pub mod target;
 pub mod throttle;
 
 use crate::config::NotifyConfig;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,7 +37,7 @@ struct Counters {
 }
 
 /// A snapshot of a notifier's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotifyStats {
     /// Whether any webhook is configured (otherwise messages are only logged).
     pub configured: bool,
@@ -97,7 +97,11 @@ impl Notifier {
         };
         Arc::new(Notifier {
             configured: queue.is_some(),
-            log_levels: config.log_levels.iter().map(|l| normalized_level(l)).collect(),
+            log_levels: config
+                .log_levels
+                .iter()
+                .map(|l| normalized_level(l))
+                .collect(),
             throttle,
             queue,
             counters,
@@ -234,6 +238,10 @@ async fn deliver(s: &Sender, text: &str) {
             }
         }
     }
-    let counter = if ok { &s.counters.sent } else { &s.counters.failed };
+    let counter = if ok {
+        &s.counters.sent
+    } else {
+        &s.counters.failed
+    };
     counter.fetch_add(1, Ordering::Relaxed);
 }

@@ -86,7 +86,10 @@ impl Target {
             .await
             .map_err(|e| e.without_url().to_string())?;
         let status = resp.status();
-        let answer = resp.bytes().await.map_err(|e| e.without_url().to_string())?;
+        let answer = resp
+            .bytes()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
         if !status.is_success() {
             return Err(format!("HTTP {status}"));
         }

@@ -134,7 +134,10 @@ mod tests {
     fn five_per_window_then_summary() {
         let mut t = Throttle::new(5, 1000);
         for i in 0..5 {
-            assert!(matches!(t.admit("a", &format!("m{i}"), i), Verdict::Send { .. }));
+            assert!(matches!(
+                t.admit("a", &format!("m{i}"), i),
+                Verdict::Send { .. }
+            ));
         }
         assert_eq!(t.admit("a", "m5\nsecond line", 10), Verdict::Throttled);
         assert_eq!(t.admit("a", "m6", 11), Verdict::Throttled);

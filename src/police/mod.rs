@@ -186,7 +186,10 @@ pub async fn run(config: Arc<Config>, mut shutdown: watch::Receiver<bool>) -> an
     let writer = tokio::spawn(write_reports(rx, store.clone(), notifier.clone(), tz));
     let pusher = tokio::spawn(forward_pushes(shared.pushes.subscribe(), notifier));
     let follower = tokio::spawn(follow::run(shared, store, shutdown.clone()));
-    tracing::info!("police: following the reducer at {}", config.glitter.event_addr);
+    tracing::info!(
+        "police: following the reducer at {}",
+        config.glitter.event_addr
+    );
     let _ = shutdown.wait_for(|s| *s).await;
     follower.abort();
     pusher.abort();

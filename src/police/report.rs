@@ -12,7 +12,10 @@ pub const LOG_MODULE: &str = "police.check_submission";
 
 /// The report's text, listing at most `limit` origin users.
 pub fn text(r: &Report, tz: &TimeZone, limit: Option<usize>) -> String {
-    let head = format!("S#{} (U#{} {} ch={})", r.sid, r.uid, r.login_key, r.challenge_key);
+    let head = format!(
+        "S#{} (U#{} {} ch={})",
+        r.sid, r.uid, r.login_key, r.challenge_key
+    );
     match &r.finding {
         Finding::Honeypot => format!("honeypot {head} submitted a honeypot flag"),
         Finding::SharedFlag { origins } => {
@@ -40,6 +43,58 @@ pub fn staff_message(r: &Report, tz: &TimeZone) -> (String, String) {
         format!("police:{}", r.uid),
         format!("[POLICE] {}", text(r, tz, Some(STAFF_ORIGINS))),
     )
+}
+
+/// A report read back from its log row (for the admin's anti-cheat page).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Parsed {
+    /// A honeypot report (else a shared flag).
+    pub honeypot: bool,
+    /// The submission id.
+    pub sid: i64,
+    /// The submitter.
+    pub uid: i64,
+    /// The submitter's login key.
+    pub login_key: String,
+    /// The challenge key.
+    pub challenge_key: String,
+    /// Origin users: uid, login key, status text.
+    pub origins: Vec<(i64, String, String)>,
+}
+
+/// Reads a report's text back; `None` when it is not one.
+pub fn parse(text: &str) -> Option<Parsed> {
+    let mut lines = text.lines();
+    let first = lines.next()?;
+    let (honeypot, head) = match first.strip_prefix("honeypot ") {
+        Some(rest) => (true, rest),
+        None => (false, first),
+    };
+    let rest = head.strip_prefix("S#")?;
+    let (sid, rest) = rest.split_once(" (U#")?;
+    let (uid, rest) = rest.split_once(' ')?;
+    let (login_key, rest) = rest.split_once(" ch=")?;
+    let (challenge_key, _) = rest.split_once(')')?;
+    let origins = lines
+        .filter_map(|l| {
+            let l = l.strip_prefix("- U#")?;
+            let (uid, rest) = l.split_once(' ')?;
+            let (login_key, status) = rest.rsplit_once(" (")?;
+            Some((
+                uid.parse().ok()?,
+                login_key.to_owned(),
+                status.strip_suffix(')')?.to_owned(),
+            ))
+        })
+        .collect();
+    Some(Parsed {
+        honeypot,
+        sid: sid.parse().ok()?,
+        uid: uid.parse().ok()?,
+        login_key: login_key.to_owned(),
+        challenge_key: challenge_key.to_owned(),
+        origins,
+    })
 }
 
 #[cfg(test)]
@@ -100,5 +155,40 @@ mod tests {
             staff_message(&h, &tz).1,
             "[POLICE] honeypot S#42 (U#9 manual:b ch=misc_leet) submitted a honeypot flag"
         );
+        let back = parse(&text(&h, &tz, None)).unwrap();
+        assert!(back.honeypot && back.origins.is_empty());
+        assert_eq!((back.sid, back.uid), (42, 9));
+    }
+
+    #[test]
+    fn log_text_reads_back() {
+        let tz = TimeZone::named("UTC");
+        let r = Report {
+            sid: 7,
+            uid: 2,
+            login_key: "iaaa:2100 (x)".into(),
+            challenge_key: "web_words".into(),
+            finding: Finding::SharedFlag {
+                origins: vec![
+                    origin(3, OriginStatus::Passed(0)),
+                    origin(4, OriginStatus::EmptyUser),
+                ],
+            },
+        };
+        let p = parse(&text(&r, &tz, None)).unwrap();
+        assert!(!p.honeypot);
+        assert_eq!(
+            (p.sid, p.uid, p.login_key.as_str()),
+            (7, 2, "iaaa:2100 (x)")
+        );
+        assert_eq!(p.challenge_key, "web_words");
+        assert_eq!(
+            p.origins,
+            vec![
+                (3, "github:3".to_owned(), "1970-01-01 00:00:00".to_owned()),
+                (4, "github:4".to_owned(), "empty user".to_owned())
+            ]
+        );
+        assert_eq!(parse("some other log line"), None);
     }
 }

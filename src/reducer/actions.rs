@@ -77,6 +77,7 @@ pub async fn run_batch<'a>(
     for event in events {
         r.publish(event).await;
     }
+    super::staff::after_commit(r, &actions, &outcomes);
     outcomes
 }
 

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod health;
 pub mod requests;
+pub mod staff;
 
 use crate::config::Config;
 use crate::glitter::{Action, ActionReply};
@@ -56,6 +57,8 @@ pub struct Reducer {
     pub signer: TokenSigner,
     /// Worker telemetry and liveness.
     pub health: Health,
+    /// Staff notifications of what the reducer sees once (feedback, log rows, tests).
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl std::fmt::Debug for Reducer {
@@ -79,7 +82,8 @@ impl Reducer {
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
         let store = Store::connect(&config.database.url).await?;
         store.migrate().await?;
-        crate::logging::write_to_database(store.clone(), "reducer");
+        let notifier = crate::notify::Notifier::start(&config.notify);
+        crate::logging::write_to_database(store.clone(), "reducer", notifier.clone());
         let game = crate::serve::load_game(&store, None, game_options(&config)).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
@@ -94,6 +98,7 @@ impl Reducer {
             publisher,
             signer,
             health: Health::default(),
+            notifier,
         };
         Ok((reducer, server))
     }

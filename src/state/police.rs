@@ -213,8 +213,8 @@ impl FlagIndex {
 
     fn forget_challenge(&mut self, id: i64) {
         if let Some(old) = self.by_challenge.remove(&id) {
-            self.entries -= old.by_text.len() - old.many.len()
-                + old.many.iter().map(Vec::len).sum::<usize>();
+            self.entries -=
+                old.by_text.len() - old.many.len() + old.many.iter().map(Vec::len).sum::<usize>();
         }
     }
 
