@@ -20,7 +20,8 @@ use target::Target;
 use throttle::{Throttle, Verdict};
 use tokio::sync::mpsc;
 
-/// How often held-back messages are summarized when their channel has room again.
+/// How often held-back messages are summarized when their channel has room again (at
+/// most; twice per throttle window when the window is shorter).
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The first retry waits this long; each later one twice as long (capped at 30 s).
@@ -83,7 +84,9 @@ impl Notifier {
                     .connect_timeout(timeout)
                     .build()
                     .unwrap_or_default();
+                let window = Duration::from_secs(config.throttle_window_s);
                 rt.spawn(send_loop(Sender {
+                    summary_every: SUMMARY_INTERVAL.min(window / 2),
                     targets,
                     client,
                     retries: config.retries,
@@ -170,6 +173,7 @@ fn normalized_level(level: &str) -> String {
 }
 
 struct Sender {
+    summary_every: Duration,
     targets: Vec<Target>,
     client: reqwest::Client,
     retries: u32,
@@ -179,7 +183,7 @@ struct Sender {
 }
 
 async fn send_loop(mut s: Sender) {
-    let mut summaries = tokio::time::interval(SUMMARY_INTERVAL);
+    let mut summaries = tokio::time::interval(s.summary_every);
     summaries.tick().await;
     loop {
         let text = tokio::select! {
