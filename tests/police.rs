@@ -8,8 +8,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -98,21 +97,7 @@ async fn start_hook() -> (Hook, u16) {
     (hook, port)
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use common::{free_port, gs_command, Proc};
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -194,18 +179,7 @@ webhook_url = "http://127.0.0.1:{hook_port}/generic"
         }
         let dump = dir.path().join("contest.json");
         std::fs::write(&dump, contest.to_string()).unwrap();
-        let run = |args: &[&str], log: &str| {
-            let file = std::fs::File::create(dir.path().join(log)).unwrap();
-            let mut cmd = Command::new(GS);
-            cmd.args(args)
-                .arg("--config")
-                .arg(&config)
-                .current_dir(dir.path())
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::from(file.try_clone().unwrap()))
-                .stderr(file);
-            cmd
-        };
+        let run = |args: &[&str], log: &str| gs_command(GS, dir.path(), &config, args, log);
         let status = run(&["db", "import", &dump.display().to_string()], "import.log")
             .status()
             .unwrap();
@@ -727,5 +701,60 @@ async fn a_hanging_webhook_delays_no_player_request() {
     );
     assert!(hook.texts("generic").is_empty());
     assert!(p99 < Duration::from_millis(50), "p99 {p99:?}");
-    let _ = PathBuf::new();
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The police's resident memory against an API worker's on the same 20,000-user contest.
+/// Run by hand: `cargo nextest run --release --run-ignored only --test police --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (20,000 users); run by hand in release mode"]
+async fn police_rss_against_an_api_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let api_port = free_port();
+    let config = dir.path().join("gs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{d}/gs.db\"\n[paths]\ndata = \"{d}/data\"\n\
+             [glitter]\naction_addr = \"tcp://127.0.0.1:{}\"\nevent_addr = \"tcp://127.0.0.1:{}\"\ntoken = \"{GLITTER_TOKEN}\"\n\
+             [api]\nlisten = \"127.0.0.1:{api_port}\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n",
+            free_port(),
+            free_port(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let gs = |args: &[&str], log: &str| gs_command(GS, dir.path(), &config, args, log);
+    let dump = format!("{d}/contest.json");
+    let ok = Command::new(GS)
+        .args(["db", "generate", &dump, "--users", "20000", "--submissions", "400000"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    assert!(gs(&["db", "import", &dump], "import.log").status().unwrap().success());
+    let _reducer = Proc(gs(&["reducer"], "reducer.log").spawn().unwrap());
+    let worker = Proc(gs(&["worker", "--index", "0"], "worker.log").spawn().unwrap());
+    let police = Proc(gs(&["police"], "police.log").spawn().unwrap());
+    let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let start = Instant::now();
+    while !(log("worker.log").contains("serving at state counter") && log("police.log").contains("police: indexed")) {
+        assert!(start.elapsed() < Duration::from_secs(300), "{}\n{}", log("worker.log"), log("police.log"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (w, p) = (rss_kib(worker.0.id()), rss_kib(police.0.id()));
+    let indexed = log("police.log");
+    let indexed = indexed.lines().find(|l| l.contains("police: indexed")).unwrap_or("");
+    println!("API worker RSS {} MiB, police RSS {} MiB, ratio {:.2}; {indexed}", w / 1024, p / 1024, p as f64 / w as f64);
+    assert!(p as f64 <= 1.5 * w as f64, "police {p} KiB vs worker {w} KiB");
 }

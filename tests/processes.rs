@@ -7,28 +7,13 @@ mod common;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const GS: &str = env!("CARGO_BIN_EXE_gs");
 const WISH_VERSION: &str = "2025.v1";
 
-/// A child process killed when the test ends, whatever happens.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use common::{free_port, Proc};
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -86,20 +71,7 @@ destructive_uids = [1]
     }
 
     fn gs(&self, args: &[&str], log: &str) -> Command {
-        let file = std::fs::File::create(self.dir.path().join(log)).expect("log file");
-        let mut cmd = Command::new(GS);
-        cmd.args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .current_dir(self.dir.path())
-            .env("RUST_LOG", "info")
-            .stdout(
-                file.try_clone()
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            )
-            .stderr(file);
-        cmd
+        common::gs_command(GS, self.dir.path(), &self.config, args, log)
     }
 
     fn import(&self, dump: &Path) {

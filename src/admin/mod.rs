@@ -103,6 +103,14 @@ impl Admin {
         rx.await.ok()
     }
 
+    /// The anti-cheat log file of `uid`.
+    pub fn anticheat_log(&self, uid: i64) -> std::path::PathBuf {
+        self.config
+            .paths
+            .anticheat_log
+            .join(format!("{uid}.jsonl"))
+    }
+
     /// A path inside the panel.
     pub fn url(&self, path: &str) -> String {
         let path = path.strip_prefix("/?").map_or(path, |_| &path[1..]);

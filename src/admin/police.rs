@@ -43,11 +43,7 @@ struct ReportLine {
 
 /// Attachment downloads of one user: (challenge key, time in ms), from their log file.
 async fn downloads(admin: &Admin, uid: i64) -> Vec<(String, i64)> {
-    let path = admin
-        .config
-        .paths
-        .anticheat_log
-        .join(format!("{uid}.jsonl"));
+    let path = admin.anticheat_log(uid);
     let text = tokio::fs::read(&path).await.unwrap_or_default();
     String::from_utf8_lossy(&text)
         .lines()
