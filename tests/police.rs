@@ -575,7 +575,7 @@ async fn feedback_writeup_and_error_messages_once_with_two_workers() {
     assert!(!res.status().is_success());
     let err = hook
         .wait_for("generic", Duration::from_secs(3), |t| {
-            t.starts_with("[ERROR gs::worker::http::attachment]")
+            t.starts_with("[ERROR worker.http.attachment]")
         })
         .await;
     assert!(err.contains("leaves the attachment directory"), "{err}");
@@ -587,7 +587,7 @@ async fn feedback_writeup_and_error_messages_once_with_two_workers() {
         for prefix in [
             "[FEEDBACK]",
             "[WRITEUP]",
-            "[ERROR gs::worker::http::attachment]",
+            "[ERROR worker.http.attachment]",
         ] {
             let n = texts.iter().filter(|t| t.starts_with(prefix)).count();
             assert_eq!(n, 1, "{prefix} at {path}: {texts:#?}");

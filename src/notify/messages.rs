@@ -111,8 +111,8 @@ mod tests {
     #[test]
     fn log_and_push_texts() {
         assert_eq!(
-            log_row("error", "gs::reducer", "boom").1,
-            "[ERROR gs::reducer] boom"
+            log_row("error", "reducer", "boom").1,
+            "[ERROR reducer] boom"
         );
         let p = PushMessage::broadcast(serde_json::json!({"type": "x"}));
         assert_eq!(push(&p).1, "[PUSH] {\n  \"type\": \"x\"\n}");
