@@ -11,7 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 
+mod notify;
 mod oauth;
+pub use notify::{NotifyConfig, PoliceConfig, LOG_LEVELS};
 pub use oauth::{
     CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
     OidcConfig, ProxyRule, TokenAuth,
@@ -107,6 +109,11 @@ impl fmt::Display for Origin {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value (tests and generated secrets).
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     /// The secret itself; only for the code that uses it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -238,6 +245,10 @@ pub struct Config {
     pub http_client: HttpClientConfig,
     /// `[oauth.*]`: the login providers; each is enabled by its section.
     pub oauth: OAuthConfig,
+    /// `[notify]`: staff notifications.
+    pub notify: NotifyConfig,
+    /// `[police]`: the anti-cheat worker.
+    pub police: PoliceConfig,
 }
 
 /// The type a key takes; decides how an environment string is read.
@@ -309,6 +320,8 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
     ("oauth.carsi", oauth::CARSI_KEYS),
     ("oauth.iaaa", oauth::IAAA_KEYS),
     ("oauth.oidc", oauth::OIDC_KEYS),
+    ("notify", notify::NOTIFY_KEYS),
+    ("police", notify::POLICE_KEYS),
 ];
 
 /// Sections nested one level under a table (`[oauth.github]` is section `oauth.github`).
@@ -781,6 +794,8 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         },
         http_client: oauth::http_client(&v)?,
         oauth: oauth::providers(&v)?,
+        notify: notify::notify(&v)?,
+        police: notify::police(&v)?,
     };
     Ok(Parsed {
         config,

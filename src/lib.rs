@@ -25,6 +25,8 @@ pub mod config;
 pub mod demo;
 pub mod glitter;
 pub mod logging;
+pub mod notify;
+pub mod police;
 pub mod reducer;
 pub mod rows;
 pub mod rules;

@@ -2,10 +2,11 @@
 //! rows in the `log` table (level INFO and above from gs itself), written in batches by
 //! a background task so that logging never waits for the database.
 
+use crate::notify::Notifier;
 use crate::rows::LogRow;
 use crate::store::Store;
 use std::io::IsTerminal;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -37,8 +38,9 @@ pub fn init(service: bool) {
     };
 }
 
-/// Starts writing this process's log lines to the `log` table as `process`.
-pub fn write_to_database(store: Store, process: &str) {
+/// Starts writing this process's log lines to the `log` table as `process`; rows at the
+/// levels `[notify] log_levels` names also go to the staff (once: this process wrote them).
+pub fn write_to_database(store: Store, process: &str, notifier: Arc<Notifier>) {
     let (tx, mut rx) = mpsc::channel::<LogRow>(QUEUE);
     if DB_SINK.set(tx).is_err() {
         return;
@@ -47,6 +49,11 @@ pub fn write_to_database(store: Store, process: &str) {
     tokio::spawn(async move {
         while let Some(mut row) = rx.recv().await {
             row.process.clone_from(&process);
+            if notifier.wants_log_level(&row.level) {
+                let (channel, text) =
+                    crate::notify::messages::log_row(&row.level, &row.module, &row.message);
+                notifier.notify(&channel, text);
+            }
             if let Err(e) = store.insert_log(&row).await {
                 // Not through tracing: that would feed the failure back into this queue.
                 eprintln!("cannot write a log line to the database: {e}");

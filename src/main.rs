@@ -180,7 +180,15 @@ async fn run(command: Command) -> Result<()> {
             });
             gs::serve::run_worker(config, index, stop_rx).await
         }
-        Command::Police(c) => not_yet("police", &c),
+        Command::Police(c) => {
+            let config = Arc::new(Config::load(c.config.as_deref())?);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                gs::serve::shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            gs::police::run(config, stop_rx).await
+        }
         Command::Keygen => {
             let seed = gs::token::new_seed_base64();
             let signer = gs::token::TokenSigner::from_base64(&seed).map_err(anyhow::Error::msg)?;
@@ -251,12 +259,6 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// The commands another issue is building: check the configuration, then say so.
-fn not_yet(name: &str, c: &ConfigArg) -> Result<()> {
-    Config::load(c.config.as_deref())?;
-    bail!("`gs {name}` is not part of this build yet\n  help: `gs db migrate|import|export` work today")
 }
 
 /// Loads the configuration, connects and migrates.

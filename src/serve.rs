@@ -186,6 +186,14 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
                 .with_context(|| format!("worker {index} stopped"))
         });
     }
+    if config.police.enabled {
+        let (config, stop) = (config.clone(), stop_rx.clone());
+        parts.spawn(async move {
+            crate::police::run(config, stop)
+                .await
+                .context("the police stopped")
+        });
+    }
     let outcome = tokio::select! {
         _ = shutdown_signal() => Ok(()),
         Some(first) = parts.join_next() => match first {

@@ -207,6 +207,17 @@ async fn admin_runs_the_contest_from_a_browser() {
         "{text}"
     );
 
+    // The anti-cheat page, reached from the navigation bar.
+    page.eval("[...document.querySelectorAll('nav a')].find(a => a.textContent == 'Anti-cheat').click(); true")
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let text = page.eval("document.body.innerText").await;
+    let text = text.as_str().unwrap_or_default();
+    assert!(
+        text.contains("Anti-cheat") && text.contains("no police report"),
+        "{text}"
+    );
+
     // A trigger.
     page.goto(&format!("{}/triggers/0", panel.base)).await;
     let text = page

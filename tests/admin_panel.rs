@@ -28,6 +28,8 @@ const GET_ROUTES: &[&str] = &[
     "/tools",
     "/tools/writeups",
     "/tools/anticheat?uid=1",
+    "/anticheat",
+    "/anticheat?challenge=misc_leet&uid=2",
     "/challenges/export",
     "/files/templates",
     "/files/media",

@@ -10,6 +10,7 @@ mod auth;
 mod crud;
 mod files;
 mod players;
+mod police;
 mod status;
 mod tools;
 mod view;
@@ -102,6 +103,14 @@ impl Admin {
         rx.await.ok()
     }
 
+    /// The anti-cheat log file of `uid`.
+    pub fn anticheat_log(&self, uid: i64) -> std::path::PathBuf {
+        self.config
+            .paths
+            .anticheat_log
+            .join(format!("{uid}.jsonl"))
+    }
+
     /// A path inside the panel.
     pub fn url(&self, path: &str) -> String {
         let path = path.strip_prefix("/?").map_or(path, |_| &path[1..]);
@@ -128,6 +137,7 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .merge(players::routes())
         .merge(tools::routes())
         .merge(files::routes())
+        .merge(police::routes())
         .layer(axum::middleware::from_fn_with_state(
             admin.clone(),
             auth::guard,

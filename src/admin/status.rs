@@ -4,6 +4,7 @@
 use super::auth::Viewer;
 use super::view::ser;
 use super::Admin;
+use crate::notify::NotifyStats;
 use crate::reducer::AdminWrite;
 use crate::state::PushMessage;
 use axum::extract::{Query, State};
@@ -187,9 +188,10 @@ pub async fn page(
         })
         .await
         .unwrap_or_default();
+    let notify = notify_lines(&admin).await;
     let ctx = minijinja::context! {
         system => ser(system), features => ser(features), groups => ser(groups), game => ser(game),
-        workers => ser(workers), msg => q.get("msg").cloned(),
+        workers => ser(workers), notify => ser(notify), msg => q.get("msg").cloned(),
     };
     admin.render(&v, "status.html", "Status", ctx)
 }
@@ -207,15 +209,51 @@ pub async fn clear_telemetry(State(admin): State<Arc<Admin>>) -> Response {
     done(&admin, r, "telemetry cleared").await
 }
 
-/// `POST /status/test-push`
-pub async fn test_push(State(admin): State<Arc<Admin>>) -> Response {
+/// The staff notifiers' counters: the reducer's, and those workers report (the police).
+async fn notify_lines(admin: &Admin) -> Vec<(String, NotifyStats)> {
+    admin
+        .read_reducer(|r| {
+            let mut lines = vec![("reducer".to_owned(), r.notifier.stats())];
+            for (name, s) in &r.health.workers {
+                let stats = s
+                    .telemetry
+                    .as_ref()
+                    .and_then(|t| t.extra.get("notify"))
+                    .and_then(|v| serde_json::from_value(v.clone()).ok());
+                if let Some(stats) = stats {
+                    lines.push((name.clone(), stats));
+                }
+            }
+            lines
+        })
+        .await
+        .unwrap_or_default()
+}
+
+/// `POST /status/test-push`: a push to every player and a test message to the staff.
+pub async fn test_push(
+    State(admin): State<Arc<Admin>>,
+    Extension(v): Extension<Viewer>,
+) -> Response {
     let msg = PushMessage::broadcast(serde_json::json!({
         "type": "push_test",
         "title": "Test push",
         "message": "A test message from the admin panel",
     }));
     let r = admin.write(AdminWrite::Push(msg)).await;
-    done(&admin, r, "test push sent").await
+    let uid = v.uid;
+    let staff = admin
+        .read_reducer(move |r| {
+            let (channel, text) = crate::notify::messages::test(uid);
+            r.notifier.notify(&channel, text);
+            r.notifier.stats().configured
+        })
+        .await;
+    let ok = match staff {
+        Some(true) => "test push sent; staff test message queued",
+        _ => "test push sent; no staff webhook is configured ([notify])",
+    };
+    done(&admin, r, ok).await
 }
 
 /// `POST /status/regenerate-tokens`

@@ -87,11 +87,7 @@ async fn anticheat(
     let Some(uid) = q.get("uid").and_then(|u| u.trim().parse::<i64>().ok()) else {
         return admin.back("/tools", "anti-cheat log: give a numeric uid");
     };
-    let path = admin
-        .config
-        .paths
-        .anticheat_log
-        .join(format!("{uid}.jsonl"));
+    let path = admin.anticheat_log(uid);
     let text = tokio::fs::read(&path).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();

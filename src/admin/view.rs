@@ -19,6 +19,7 @@ pub fn environment() -> minijinja::Environment<'static> {
         ("status.html", include_str!("templates/status.html")),
         ("tools.html", include_str!("templates/tools.html")),
         ("files.html", include_str!("templates/files.html")),
+        ("anticheat.html", include_str!("templates/anticheat.html")),
     ];
     for (name, src) in templates {
         if let Err(e) = env.add_template(name, src) {
@@ -695,6 +696,7 @@ mod tests {
             "status.html",
             "tools.html",
             "files.html",
+            "anticheat.html",
         ] {
             if let Err(e) = env.get_template(name) {
                 panic!("{name}: {e:#}");

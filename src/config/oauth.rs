@@ -290,7 +290,12 @@ impl Values {
         self.required(section, key).map(Secret)
     }
 
-    fn seconds(&self, section: &str, key: &str, default: i64) -> Result<u64, ConfigError> {
+    pub(super) fn seconds(
+        &self,
+        section: &str,
+        key: &str,
+        default: i64,
+    ) -> Result<u64, ConfigError> {
         let n = self.int(section, key, default)?;
         u64::try_from(n)
             .ok()
@@ -304,7 +309,7 @@ impl Values {
             })
     }
 
-    fn str_list(
+    pub(super) fn str_list(
         &self,
         section: &str,
         key: &str,
@@ -370,7 +375,7 @@ impl Values {
         Ok(s.trim_end_matches('/').to_string())
     }
 
-    fn opt_url(&self, section: &str, key: &str) -> Result<Option<String>, ConfigError> {
+    pub(super) fn opt_url(&self, section: &str, key: &str) -> Result<Option<String>, ConfigError> {
         match self.opt_str(section, key)? {
             None => Ok(None),
             Some(s) => {

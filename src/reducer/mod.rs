@@ -8,6 +8,7 @@ pub mod batch;
 pub mod broadcast;
 pub mod health;
 pub mod requests;
+pub mod staff;
 
 use crate::config::Config;
 use crate::glitter::Action;
@@ -65,6 +66,8 @@ pub struct Reducer {
     pub signer: TokenSigner,
     /// Worker telemetry and liveness.
     pub health: Health,
+    /// Staff notifications of what the reducer sees once (feedback, log rows, tests).
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl std::fmt::Debug for Reducer {
@@ -88,7 +91,8 @@ impl Reducer {
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
         let store = Store::connect(&config.database.url).await?;
         store.migrate().await?;
-        crate::logging::write_to_database(store.clone(), "reducer");
+        let notifier = crate::notify::Notifier::start(&config.notify);
+        crate::logging::write_to_database(store.clone(), "reducer", notifier.clone());
         let game = crate::serve::load_game(&store, None, game_options(&config)).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
@@ -115,6 +119,7 @@ impl Reducer {
             needs_reload: false,
             signer,
             health: Health::default(),
+            notifier,
         };
         Ok((reducer, server))
     }

@@ -54,6 +54,8 @@ pub struct Challenge {
     pub passed_users: Vec<UserIdx>,
     /// Users who passed at least one flag, in the order they first did.
     pub touched_users: Vec<UserIdx>,
+    /// Decoy flag texts (`metadata.honeypot_flags`): never correct, reported by the police.
+    pub honeypots: Vec<String>,
     rendered: RenderCache,
 }
 
@@ -61,11 +63,15 @@ impl Challenge {
     /// Parses a row; the error names what is wrong with its flags.
     pub fn from_row(row: ChallengeRow) -> Result<Challenge, String> {
         let flags = parse_flags(&row.flags)?;
+        // Lenient at load: a malformed list must not take the challenge down
+        // (admin saves are checked strictly by `validate_challenge`).
+        let honeypots = honeypot_flags(&row.chall_metadata).unwrap_or_default();
         Ok(Challenge {
             flags: flags.into_iter().map(Flag::new).collect(),
             row,
             passed_users: Vec::new(),
             touched_users: Vec::new(),
+            honeypots,
             rendered: RenderCache::default(),
         })
     }
@@ -187,6 +193,50 @@ fn parse_flags(flags: &Value) -> Result<Vec<FlagSpec>, String> {
         .collect()
 }
 
+/// Metadata key listing a challenge's honeypot (decoy) flag texts.
+pub const HONEYPOT_FLAGS_KEY: &str = "honeypot_flags";
+
+/// The decoy flag texts of `metadata.honeypot_flags` (absent: none).
+pub fn honeypot_flags(metadata: &Value) -> Result<Vec<String>, String> {
+    match metadata.get(HONEYPOT_FLAGS_KEY) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    format!("metadata `{HONEYPOT_FLAGS_KEY}` must be a list of flag texts")
+                })
+            })
+            .collect(),
+        Some(_) => Err(format!(
+            "metadata `{HONEYPOT_FLAGS_KEY}` must be a list of flag texts"
+        )),
+    }
+}
+
+/// Honeypots must look like flags and must not be a value some user could pass.
+fn validate_honeypots(metadata: &Value, flags: &[FlagSpec]) -> Result<(), String> {
+    for h in honeypot_flags(metadata)? {
+        if super::flag::check_submitted_flag(&h).is_some() {
+            return Err(format!(
+                "honeypot flag {h:?} is not a valid flag text (flag{{...}}, printable ASCII)"
+            ));
+        }
+        let real = flags.iter().any(|f| match &f.kind {
+            super::flag::FlagKind::Static(v) => *v == h,
+            super::flag::FlagKind::Leet { val, .. } => val.eq_ignore_ascii_case(&h),
+            super::flag::FlagKind::Partitioned(vals) => vals.contains(&h),
+            _ => false,
+        });
+        if real {
+            return Err(format!(
+                "honeypot flag {h:?} could be a correct flag of this challenge"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The checks run when an admin saves a challenge; the error is shown to the admin.
 pub fn validate_challenge(row: &ChallengeRow) -> Result<(), String> {
     if row.key.is_empty() || row.key.chars().count() > 32 {
@@ -215,6 +265,7 @@ pub fn validate_challenge(row: &ChallengeRow) -> Result<(), String> {
             }
         }
     }
+    validate_honeypots(&row.chall_metadata, &flags)?;
     validate_actions(&row.actions)
 }
 

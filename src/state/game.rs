@@ -449,7 +449,12 @@ impl Game {
         chall: u32,
         submitted: &str,
     ) -> (Option<FlagRef>, bool) {
-        let n_flags = self.challenges[chall as usize].flags.len();
+        let ch = &self.challenges[chall as usize];
+        // A honeypot is never correct, whatever a flag derivation happens to give.
+        if ch.honeypots.iter().any(|h| h == submitted) {
+            return (None, false);
+        }
+        let n_flags = ch.flags.len();
         let mut duplicate = false;
         for i in 0..n_flags {
             let f = FlagRef {
@@ -854,7 +859,8 @@ impl Game {
                 let scoring_changed = old.key != new.row.key
                     || old.flags != new.row.flags
                     || old.effective_after != new.row.effective_after
-                    || old.category != new.row.category;
+                    || old.category != new.row.category
+                    || self.challenges[i].honeypots != new.honeypots;
                 if scoring_changed {
                     self.challenges[i] = new;
                     self.after_challenges_changed();

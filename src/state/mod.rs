@@ -9,6 +9,7 @@ pub mod challenge;
 pub mod change;
 pub mod flag;
 pub mod game;
+pub mod police;
 pub mod policy;
 pub mod profile;
 pub mod push;

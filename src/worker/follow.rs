@@ -13,6 +13,51 @@ use crate::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What a change that was just applied touched, for a [`FollowObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A new submission (its id).
+    NewSubmission(i64),
+    /// A user was created or changed; `users_before` users existed before.
+    User {
+        /// The uid.
+        uid: i64,
+        /// `game.users.len()` before the change.
+        users_before: usize,
+    },
+    /// A challenge row was created, changed or deleted.
+    Challenge(i64),
+    /// Anything else.
+    Other,
+}
+
+impl Applied {
+    fn of(change: &Change, game: &crate::state::Game) -> Applied {
+        match change {
+            Change::NewSubmission { row } => Applied::NewSubmission(row.id),
+            Change::UpdateUser { user, .. } => Applied::User {
+                uid: user.id,
+                users_before: game.users.len(),
+            },
+            Change::UpdateChallenge { id, .. } => Applied::Challenge(*id),
+            _ => Applied::Other,
+        }
+    }
+}
+
+/// Watches a followed game (the police): told after every load and applied change,
+/// under the game's lock, so it must be quick and must not block.
+pub trait FollowObserver: Send + Sync + std::fmt::Debug {
+    /// The game was loaded (first time or after a resynchronization).
+    fn loaded(&self, game: &crate::state::Game);
+    /// A change was applied to the game.
+    fn applied(&self, game: &crate::state::Game, what: Applied);
+    /// Extra telemetry for the heartbeat.
+    fn telemetry(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+}
+
 /// How often a worker reports its telemetry to the reducer.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -69,6 +114,9 @@ pub async fn heartbeat(shared: &WorkerShared) {
         extra.insert("event_latency_p99_us".into(), r.p99_us.into());
         extra.insert("event_latency_n".into(), r.n.into());
     }
+    if let Some(observer) = shared.observer() {
+        extra.extend(observer.telemetry());
+    }
     let t = Telemetry {
         state_counter: shared.applied_counter(),
         tick,
@@ -102,6 +150,9 @@ async fn load(
     shared
         .loads
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(observer) = shared.observer() {
+        shared.read(|g| observer.loaded(g));
+    }
     tracing::info!("{}: serving at state counter {state_counter}", shared.name);
     Ok(())
 }
@@ -175,7 +226,17 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
                 );
                 return false;
             };
-            let result = shared.write(|g| g.as_mut().map(|game| change.apply(game)));
+            let observer = shared.observer();
+            let result = shared.write(|g| {
+                g.as_mut().map(|game| {
+                    let what = Applied::of(&change, game);
+                    let result = change.apply(game);
+                    if let (Some(o), Ok(_)) = (observer, &result) {
+                        o.applied(game, what);
+                    }
+                    result
+                })
+            });
             match result {
                 Some(Ok(pushes)) => {
                     for p in pushes {

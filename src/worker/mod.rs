@@ -94,6 +94,10 @@ pub struct WorkerShared {
     pub ws: WsStats,
     /// Event latencies (publish → applied here, µs) since the last heartbeat.
     latencies: std::sync::Mutex<Vec<u64>>,
+    /// Staff notifications sent by this worker (writeups).
+    pub notifier: Arc<crate::notify::Notifier>,
+    /// Watches the followed game (the police), when set.
+    observer: std::sync::OnceLock<Arc<dyn follow::FollowObserver>>,
 }
 
 /// Event latency figures over one heartbeat period.
@@ -123,7 +127,6 @@ impl WorkerShared {
         actions: ActionClient,
     ) -> WorkerShared {
         WorkerShared {
-            config,
             index,
             name,
             game: RwLock::new(None),
@@ -135,7 +138,20 @@ impl WorkerShared {
             pushes: broadcast::channel(1024).0,
             ws: WsStats::default(),
             latencies: std::sync::Mutex::new(Vec::new()),
+            notifier: crate::notify::Notifier::start(&config.notify),
+            observer: std::sync::OnceLock::new(),
+            config,
         }
+    }
+
+    /// Sets the observer told about every load and change (once, before following).
+    pub fn set_observer(&self, observer: Arc<dyn follow::FollowObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// The observer, if any.
+    pub fn observer(&self) -> Option<&Arc<dyn follow::FollowObserver>> {
+        self.observer.get()
     }
 
     /// Reads the game: `None` while there is no synchronized state (answer NO_GAME).

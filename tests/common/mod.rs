@@ -5,6 +5,48 @@
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// A child process killed when the test ends, whatever happens.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `gs ARGS --config CONFIG` run in `dir`, its output going to `dir/LOG`.
+pub fn gs_command(
+    gs: &str,
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    args: &[&str],
+    log: &str,
+) -> std::process::Command {
+    let file = std::fs::File::create(dir.join(log)).expect("log file");
+    let mut cmd = std::process::Command::new(gs);
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdout(
+            file.try_clone()
+                .map(std::process::Stdio::from)
+                .unwrap_or_else(|_| std::process::Stdio::null()),
+        )
+        .stderr(file);
+    cmd
+}
+
 /// Directory of the reference implementation's recorded answers.
 pub fn golden_dir() -> PathBuf {
     gs::testing::golden_dir()

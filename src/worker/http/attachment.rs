@@ -1,6 +1,7 @@
 //! `GET /service/attachment/<key>/<filename>`: a challenge's static attachment for a player
 //! who may see it, from the attachment directory (never outside it) or via X-Accel-Redirect.
 
+use super::anticheat::{self, Trace};
 use super::reply::{text, Answer};
 use super::request::{viewer, Session};
 use super::HttpState;
@@ -11,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Component, PathBuf};
 use std::sync::Arc;
@@ -91,15 +92,27 @@ fn decide(
 pub(super) async fn download(
     State(st): State<Arc<HttpState>>,
     session: Session,
+    trace: Trace,
     Path((key, filename)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
     let player_token = query.get("token").map(String::as_str);
     let auth_token = session.auth_token.as_deref();
-    let decided = st
-        .shared
-        .read(|g| decide(g, player_token, auth_token, &key, &filename));
-    match decided {
+    let decided = st.shared.read(|g| {
+        let d = decide(g, player_token, auth_token, &key, &filename);
+        let uid = d.as_ref().ok().and_then(|_| match player_token {
+            Some(t) => user_by_player_token(g, t).map(User::id),
+            None => viewer(g, auth_token).map(|ui| g.users[ui as usize].id()),
+        });
+        (d, uid)
+    });
+    // The police's admin page shows whether a user downloaded before solving.
+    if let Some((Ok(_), Some(uid))) = &decided {
+        let data =
+            json!({"kind": "download_attachment", "challenge_key": key, "filename": filename});
+        anticheat::append(&st, *uid, &trace, data).await;
+    }
+    match decided.map(|(d, _)| d) {
         None => text(StatusCode::FORBIDDEN, "服务暂时不可用"),
         Some(Err((status, msg))) => text(status, msg),
         Some(Ok(Serve::Dynamic)) => text(StatusCode::NOT_FOUND, "附件生成暂不支持"),

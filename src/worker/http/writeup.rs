@@ -295,13 +295,13 @@ pub(super) async fn upload(
         tracing::error!("writeup upload of U#{uid}: {e}");
         return json_value(&error_answer("INTERNAL_ERROR", "服务器存储错误"));
     }
-    // Staff are told through the log; there is no glitter action for staff notices yet.
-    tracing::info!(
-        "[WRITEUP] U#{uid} ({}required) uploaded {:?}, {} bytes, as {filename}",
-        if required { "" } else { "NOT " },
-        file.original_name,
-        file.size
-    );
+    // Only this worker handled the upload: it tells the staff, once.
+    let message = st.shared.read(|g| {
+        crate::notify::messages::writeup(g, uid, required, &file.original_name, file.size)
+    });
+    if let Some((channel, text)) = message {
+        st.shared.notifier.notify(&channel, text);
+    }
     json_value(&json!({"error": null}))
 }
 
