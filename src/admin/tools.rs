@@ -45,7 +45,7 @@ fn flag_test(admin: &Admin, uid: i64, key: &str) -> Vec<(String, String)> {
             for (i, f) in c.flags.iter().enumerate() {
                 let value = f
                     .spec
-                    .correct_value(key, i, uid, g.options().dynamic_flags.as_ref())
+                    .correct_value(key, uid, g.dynamic_value(uid, key, i))
                     .unwrap_or_else(|e| format!("error: {e}"));
                 out.push((
                     format!("flag #{i} {:?} ({} pts)", f.spec.name, f.cur_score),

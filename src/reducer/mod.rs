@@ -237,5 +237,6 @@ pub fn event_kind(change: &Change) -> EventKind {
         Change::ReloadGamePolicy { .. } => EventKind::ReloadGamePolicy,
         Change::UpdateAnnouncement { .. } => EventKind::UpdateAnnouncement,
         Change::TickUpdate { .. } => EventKind::TickUpdate,
+        Change::SetDynamicFlag { .. } => EventKind::SetDynamicFlag,
     }
 }

@@ -4,7 +4,7 @@
 use super::db::{Tx, Val};
 use super::tables::TableRow;
 use super::{found, insert_sql, link_profile, Context, Result, Store};
-use crate::rows::{FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
+use crate::rows::{DynamicFlagRow, FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
 
 /// An open transaction collecting writes; nothing is visible before [`WriteBatch::commit`].
 pub struct WriteBatch {
@@ -43,6 +43,34 @@ impl WriteBatch {
     /// Inserts feedback (its `id` is ignored); returns the new id.
     pub async fn insert_feedback(&mut self, row: &FeedbackRow) -> Result<i64> {
         self.insert_new(row).await
+    }
+
+    /// Stores a generated dynamic flag value: inserted when its `id` is 0, else the row
+    /// with that id is replaced (a new generator made it again). Returns the id.
+    pub async fn put_dynamic_flag(&mut self, row: &DynamicFlagRow) -> Result<i64> {
+        if row.id == 0 {
+            return self.insert_new(row).await;
+        }
+        let e = self.tx.engine();
+        let sets: Vec<String> = DynamicFlagRow::COLUMNS[1..]
+            .iter()
+            .map(|c| format!("{} = ?", e.quote(c)))
+            .collect();
+        let sql = e.sql(&format!(
+            "UPDATE {} SET {} WHERE id = ?",
+            e.quote(DynamicFlagRow::TABLE),
+            sets.join(", ")
+        ));
+        let mut vals = row.values();
+        vals.remove(0);
+        vals.push(Val::Int(row.id));
+        let n = self
+            .tx
+            .exec(&sql, &vals)
+            .await
+            .ctx(|| format!("updating dynamic flag {}", row.id))?;
+        found(n, "dynamic_flag", row.id)?;
+        Ok(row.id)
     }
 
     /// Inserts a user and its first profile and links them; returns `(user_id, profile_id)`.

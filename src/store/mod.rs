@@ -250,6 +250,7 @@ impl Store {
             announcement: load_table(&mut tx, &mut problems).await?,
             feedback: load_table(&mut tx, &mut problems).await?,
             log: load_table(&mut tx, &mut problems).await?,
+            dynamic_flag: load_table(&mut tx, &mut problems).await?,
         };
         tx.commit().await.ctx(|| "loading the database".into())?;
         Ok((tables, problems))
