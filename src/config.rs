@@ -11,7 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 
+mod generators;
 mod oauth;
+pub use generators::GeneratorsConfig;
 pub use oauth::{
     CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
     OidcConfig, ProxyRule, TokenAuth,
@@ -238,6 +240,8 @@ pub struct Config {
     pub http_client: HttpClientConfig,
     /// `[oauth.*]`: the login providers; each is enabled by its section.
     pub oauth: OAuthConfig,
+    /// `[generators]`: running the generators of dynamic flags and attachments.
+    pub generators: GeneratorsConfig,
 }
 
 /// The type a key takes; decides how an environment string is read.
@@ -309,6 +313,7 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
     ("oauth.carsi", oauth::CARSI_KEYS),
     ("oauth.iaaa", oauth::IAAA_KEYS),
     ("oauth.oidc", oauth::OIDC_KEYS),
+    ("generators", generators::GENERATORS_KEYS),
 ];
 
 /// Sections nested one level under a table (`[oauth.github]` is section `oauth.github`).
@@ -781,6 +786,7 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         },
         http_client: oauth::http_client(&v)?,
         oauth: oauth::providers(&v)?,
+        generators: generators::generators(&v)?,
     };
     Ok(Parsed {
         config,

@@ -1,6 +1,7 @@
 //! The worker: a full copy of the game state that follows the reducer's events and serves
 //! the player HTTP API and WebSocket push from RAM, forwarding actions to the reducer.
 
+pub mod dynamic;
 pub mod follow;
 pub mod http;
 
@@ -54,6 +55,8 @@ pub struct WorkerShared {
     pub ws: WsStats,
     /// Event latencies (publish → applied here, µs) since the last heartbeat.
     latencies: std::sync::Mutex<Vec<u64>>,
+    /// Runs the generators of dynamic flags and attachments (shared in the process).
+    pub generators: Arc<crate::generator::Generators>,
 }
 
 /// Event latency figures over one heartbeat period.
@@ -83,6 +86,7 @@ impl WorkerShared {
         actions: ActionClient,
     ) -> WorkerShared {
         WorkerShared {
+            generators: crate::generator::Generators::shared(&config),
             config,
             index,
             name,
