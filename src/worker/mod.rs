@@ -4,6 +4,7 @@
 pub mod dynamic;
 pub mod follow;
 pub mod http;
+pub mod pregenerate;
 
 use crate::config::Config;
 use crate::glitter::{Action, ActionClient, ActionReply, GlitterError};
