@@ -9,7 +9,7 @@ use admin_support::Panel;
 use common::html_text;
 use futures_util::StreamExt;
 use gs::rows::ChallengeRow;
-use gs::state::flag::{FlagSpec, NoDynamicFlags};
+use gs::state::flag::FlagSpec;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -219,7 +219,7 @@ async fn flag_test_and_group_moves() {
         for (i, f) in flags.iter().enumerate() {
             let spec = FlagSpec::parse(f).expect("flag");
             let want = spec
-                .correct_value(key, i, uid, &NoDynamicFlags)
+                .correct_value(key, uid, None)
                 .expect("a value");
             assert!(text.contains(&want), "{key} flag {i}: {want} not in {text}");
             // A partitioned flag shows only this user's part.
