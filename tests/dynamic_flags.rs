@@ -173,6 +173,7 @@ async fn a_thirty_second_generator_delays_only_its_player() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut latencies = Vec::new();
     let mut committed = 0;
+    let mut last_submit = std::collections::HashMap::new();
     // While it sleeps: other players read and submit; each submission is committed.
     while !slow.is_finished() {
         for uid in &uids {
@@ -180,7 +181,12 @@ async fn a_thirty_second_generator_delays_only_its_player() {
             let (status, v) = cluster.wish("game", Some(&auth_token(*uid)), &json!({})).await;
             latencies.push(t.elapsed());
             assert_eq!((status, &v["error"]), (200, &serde_json::Value::Null), "{v}");
-            if committed < uids.len() * 3 && latencies.len() % 10 == 0 {
+            // A duplicate counts as wrong for the 10 s rate limit: space each user's.
+            let due = last_submit
+                .get(uid)
+                .is_none_or(|t: &Instant| t.elapsed() > Duration::from_millis(10_500));
+            if due {
+                last_submit.insert(*uid, Instant::now());
                 let t = Instant::now();
                 let answer = cluster
                     .submit(&auth_token(*uid), "tutorial", TUTORIAL_FLAG)
@@ -203,7 +209,7 @@ async fn a_thirty_second_generator_delays_only_its_player() {
         "during the {SLOW_S} s generator: {} requests by other players, p99 {p99:?}, {committed} submissions committed",
         latencies.len()
     );
-    assert!(committed >= uids.len(), "the reducer kept committing");
+    assert!(committed >= uids.len() * 2, "the reducer kept committing");
     assert!(p99 <= Duration::from_millis(50), "p99 {p99:?}");
     match std::sync::Arc::try_unwrap(cluster) {
         Ok(c) => c.stop().await,
