@@ -50,7 +50,10 @@ fn contest_with_dynamic_flags(users: usize, submissions: usize) -> Tables {
             continue;
         }
         let old = base.challenge(&s.challenge_key).and_then(|c| {
-            c.flags[0].spec.correct_value(&c.row.key, s.user_id, None).ok()
+            c.flags[0]
+                .spec
+                .correct_value(&c.row.key, s.user_id, None)
+                .ok()
         });
         if old.as_deref() == Some(s.flag.as_str()) {
             s.flag = value(&s.challenge_key, s.user_id);
@@ -110,10 +113,7 @@ fn fresh_correct_submissions(game: &Game, first_id: i64, n: usize) -> Vec<Submis
                 if game.users[ui].passed(r).is_some() {
                     continue;
                 }
-                let Ok(flag) = f
-                    .spec
-                    .correct_value(&ch.row.key, u.id(), None)
-                else {
+                let Ok(flag) = f.spec.correct_value(&ch.row.key, u.id(), None) else {
                     continue;
                 };
                 out.push(SubmissionRow {

@@ -351,7 +351,11 @@ async fn generate_attachments(
         );
     }
     if !failed.is_empty() {
-        bail!("{} of {} items failed (listed above)", failed.len(), done.len());
+        bail!(
+            "{} of {} items failed (listed above)",
+            failed.len(),
+            done.len()
+        );
     }
     Ok(())
 }

@@ -218,9 +218,7 @@ async fn flag_test_and_group_moves() {
         assert!(!flags.is_empty());
         for (i, f) in flags.iter().enumerate() {
             let spec = FlagSpec::parse(f).expect("flag");
-            let want = spec
-                .correct_value(key, uid, None)
-                .expect("a value");
+            let want = spec.correct_value(key, uid, None).expect("a value");
             assert!(text.contains(&want), "{key} flag {i}: {want} not in {text}");
             // A partitioned flag shows only this user's part.
             if let Some(parts) = f["val"].as_array() {

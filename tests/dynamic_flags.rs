@@ -22,27 +22,43 @@ async fn zip_attachment_holds_the_players_flag_and_a_restart_runs_no_generator()
     let cluster = Cluster::start(dir.path(), Some(tables), &[]).await;
 
     // Player 2 downloads the zip, reads the flag out of it and submits it: correct.
-    let (status, zip) = cluster.download(&auth_token(2), "zipchal", "chall.zip").await;
+    let (status, zip) = cluster
+        .download(&auth_token(2), "zipchal", "chall.zip")
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&zip));
     let flag2 = zip_entry(&zip, "flag.txt").trim().to_owned();
     assert_eq!(flag2, zip_flag(&tok2), "the zip holds player 2's own flag");
     assert!(zip_entry(&zip, "README.txt").contains("Title of zipchal"));
     // Cached as the reference does: a link under the module's _cache folder.
     let cache = attachments.join("zipchal/gen/_cache/2.bin");
-    assert!(std::fs::symlink_metadata(&cache).expect("cache link").file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&cache)
+        .expect("cache link")
+        .file_type()
+        .is_symlink());
     // The shell script through the neutral protocol, then player 2's own zip flag: both
     // correct. Another player submitting either is wrong.
     assert_eq!(
-        cluster.submit(&auth_token(4), "shchal", &shell_flag(&tok4)).await,
+        cluster
+            .submit(&auth_token(4), "shchal", &shell_flag(&tok4))
+            .await,
         None
     );
-    assert_eq!(cluster.submit(&auth_token(2), "zipchal", &flag2).await, None);
     assert_eq!(
-        cluster.submit(&auth_token(4), "zipchal", &flag2).await.as_deref(),
+        cluster.submit(&auth_token(2), "zipchal", &flag2).await,
+        None
+    );
+    assert_eq!(
+        cluster
+            .submit(&auth_token(4), "zipchal", &flag2)
+            .await
+            .as_deref(),
         Some("Flag错误")
     );
     assert_eq!(
-        cluster.submit(&auth_token(6), "shchal", &shell_flag(&tok4)).await.as_deref(),
+        cluster
+            .submit(&auth_token(6), "shchal", &shell_flag(&tok4))
+            .await
+            .as_deref(),
         Some("Flag错误")
     );
 
@@ -55,7 +71,10 @@ async fn zip_attachment_holds_the_players_flag_and_a_restart_runs_no_generator()
         assert!(*body == answers[0].1, "the same file for every download");
     }
     assert_eq!(
-        calls(&attachments, "zipchal/gen").iter().filter(|&&u| u == 8).count(),
+        calls(&attachments, "zipchal/gen")
+            .iter()
+            .filter(|&&u| u == 8)
+            .count(),
         1,
         "gen.py ran once for player 8"
     );
@@ -77,23 +96,38 @@ async fn zip_attachment_holds_the_players_flag_and_a_restart_runs_no_generator()
     }
     let cluster = Cluster::start(dir.path(), None, &[]).await;
     assert_eq!(
-        cluster.submit(&auth_token(2), "zipchal", &flag2).await.as_deref(),
+        cluster
+            .submit(&auth_token(2), "zipchal", &flag2)
+            .await
+            .as_deref(),
         Some("已经提交过此Flag"),
         "player 2 still passed zipchal after the rebuild"
     );
     assert_eq!(
-        cluster.submit(&auth_token(8), "zipchal", &flag8).await.as_deref(),
+        cluster
+            .submit(&auth_token(8), "zipchal", &flag8)
+            .await
+            .as_deref(),
         Some("已经提交过此Flag")
     );
-    let (status, again) = cluster.download(&auth_token(2), "zipchal", "chall.zip").await;
+    let (status, again) = cluster
+        .download(&auth_token(2), "zipchal", "chall.zip")
+        .await;
     assert_eq!((status, again), (200, zip), "the cached file is served");
     assert_eq!(calls(&attachments, "zipchal/flag").len(), flag_runs);
     assert_eq!(calls(&attachments, "zipchal/gen").len(), gen_runs);
-    let store = Store::connect(&cluster.config.database.url).await.expect("db");
+    let store = Store::connect(&cluster.config.database.url)
+        .await
+        .expect("db");
     let dump = store.export().await.expect("export");
     let rows = &dump.tables.dynamic_flag;
-    assert!(rows.iter().any(|r| r.user_id == 2 && r.challenge_key == "zipchal" && r.value == flag2));
-    let mut keys: Vec<_> = rows.iter().map(|r| (r.user_id, r.challenge_key.clone(), r.flag_idx)).collect();
+    assert!(rows
+        .iter()
+        .any(|r| r.user_id == 2 && r.challenge_key == "zipchal" && r.value == flag2));
+    let mut keys: Vec<_> = rows
+        .iter()
+        .map(|r| (r.user_id, r.challenge_key.clone(), r.flag_idx))
+        .collect();
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), rows.len(), "one row per user and flag");
@@ -106,40 +140,76 @@ async fn a_failing_generator_fails_for_its_player_only_and_a_fix_is_picked_up() 
     let dir = tempfile::tempdir().expect("tempdir");
     let attachments = dir.path().join("attachments");
     let tables = prepare(&attachments, 0);
-    let cluster = Cluster::start(dir.path(), Some(tables), &[("GS_GENERATORS__RETRY_AFTER_S", "2")]).await;
+    let cluster = Cluster::start(
+        dir.path(),
+        Some(tables),
+        &[("GS_GENERATORS__RETRY_AFTER_S", "2")],
+    )
+    .await;
 
     // The submission is kept, judged wrong, and the player is told why.
     assert_eq!(
-        cluster.submit(&auth_token(6), "failchal", "flag{guess}").await.as_deref(),
+        cluster
+            .submit(&auth_token(6), "failchal", "flag{guess}")
+            .await
+            .as_deref(),
         Some(DYNAMIC_FLAG_UNAVAILABLE)
     );
     // Others are unaffected.
     let tok4 = {
-        let store = Store::connect(&cluster.config.database.url).await.expect("db");
+        let store = Store::connect(&cluster.config.database.url)
+            .await
+            .expect("db");
         let dump = store.export().await.expect("export");
         store.close().await;
         assert!(
-            dump.tables.submission.iter().any(|s| s.user_id == 6 && s.flag == "flag{guess}"),
+            dump.tables
+                .submission
+                .iter()
+                .any(|s| s.user_id == 6 && s.flag == "flag{guess}"),
             "the submission was stored"
         );
         token_of(&dump.tables, 4)
     };
-    assert_eq!(cluster.submit(&auth_token(4), "zipchal", &zip_flag(&tok4)).await, None);
+    assert_eq!(
+        cluster
+            .submit(&auth_token(4), "zipchal", &zip_flag(&tok4))
+            .await,
+        None
+    );
     // The attachment that needs the flag: 附件暂时不可用, and no new run within the retry delay.
-    let (status, body) = cluster.download(&auth_token(8), "failchal", "fail.zip").await;
-    assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (500, "附件暂时不可用"));
+    let (status, body) = cluster
+        .download(&auth_token(8), "failchal", "fail.zip")
+        .await;
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).as_ref()),
+        (500, "附件暂时不可用")
+    );
     let runs = calls(&attachments, "failchal/flag").len();
-    let (status, _) = cluster.download(&auth_token(8), "failchal", "fail.zip").await;
+    let (status, _) = cluster
+        .download(&auth_token(8), "failchal", "fail.zip")
+        .await;
     assert_eq!(status, 500);
-    assert_eq!(calls(&attachments, "failchal/flag").len(), runs, "not retried at once");
+    assert_eq!(
+        calls(&attachments, "failchal/flag").len(),
+        runs,
+        "not retried at once"
+    );
 
     // Fixed: after the retry delay the flag and the attachment are made.
     std::fs::write(attachments.join("failchal/flag/fixed"), "").expect("fix");
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (status, zip) = cluster.download(&auth_token(8), "failchal", "fail.zip").await;
+    let (status, zip) = cluster
+        .download(&auth_token(8), "failchal", "fail.zip")
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&zip));
     assert_eq!(zip_entry(&zip, "flag.txt").trim(), "flag{fixed_8}");
-    assert_eq!(cluster.submit(&auth_token(8), "failchal", "flag{fixed_8}").await, None);
+    assert_eq!(
+        cluster
+            .submit(&auth_token(8), "failchal", "flag{fixed_8}")
+            .await,
+        None
+    );
     cluster.stop().await;
 }
 
@@ -160,7 +230,12 @@ async fn a_thirty_second_generator_delays_only_its_player() {
     let tables = prepare(&attachments, SLOW_S);
     let uids = [4, 6, 8];
     let cluster = std::sync::Arc::new(
-        Cluster::start(dir.path(), Some(tables), &[("GS_GENERATORS__TIMEOUT_S", "90")]).await,
+        Cluster::start(
+            dir.path(),
+            Some(tables),
+            &[("GS_GENERATORS__TIMEOUT_S", "90")],
+        )
+        .await,
     );
     let started = Instant::now();
     let slow = {
@@ -178,9 +253,15 @@ async fn a_thirty_second_generator_delays_only_its_player() {
     while !slow.is_finished() {
         for uid in &uids {
             let t = Instant::now();
-            let (status, v) = cluster.wish("game", Some(&auth_token(*uid)), &json!({})).await;
+            let (status, v) = cluster
+                .wish("game", Some(&auth_token(*uid)), &json!({}))
+                .await;
             latencies.push(t.elapsed());
-            assert_eq!((status, &v["error"]), (200, &serde_json::Value::Null), "{v}");
+            assert_eq!(
+                (status, &v["error"]),
+                (200, &serde_json::Value::Null),
+                "{v}"
+            );
             // A duplicate counts as wrong for the 10 s rate limit: space each user's.
             let due = last_submit
                 .get(uid)
@@ -202,7 +283,10 @@ async fn a_thirty_second_generator_delays_only_its_player() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (answer, took) = slow.await.expect("slow task");
-    assert_eq!(answer, None, "the waiting player is judged on the real value");
+    assert_eq!(
+        answer, None,
+        "the waiting player is judged on the real value"
+    );
     assert!(took >= Duration::from_secs(SLOW_S), "{took:?}");
     let p99 = p99(latencies.clone());
     println!(

@@ -69,7 +69,10 @@ async fn flag_test(admin: &Admin, uid: i64, key: &str) -> Vec<(String, String)> 
 
 /// Generates attachments and dynamic flags now: for one user (answered when done) or for
 /// everyone (in the background; progress and failures go to the log).
-async fn generate(State(admin): State<Arc<Admin>>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn generate(
+    State(admin): State<Arc<Admin>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let field = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let uid = match field("uid").map(str::parse::<i64>) {
         None => None,

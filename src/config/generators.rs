@@ -28,7 +28,12 @@ pub struct GeneratorsConfig {
     pub retry_after_s: u64,
 }
 
-fn bounded(v: &Values, key: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<u64, ConfigError> {
+fn bounded(
+    v: &Values,
+    key: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<u64, ConfigError> {
     let n = v.int("generators", key, default)?;
     if !range.contains(&n) {
         return Err(v.bad(

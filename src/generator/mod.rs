@@ -157,13 +157,21 @@ impl Generators {
             resolve_inside(&dir, Path::new(name))?;
             process::run(&executable, &[], &dir, &input, timeout).await
         } else {
-            Err(format!("{module}/ holds neither {name}.py nor an executable {name}"))
+            Err(format!(
+                "{module}/ holds neither {name}.py nor an executable {name}"
+            ))
         };
         let out = ran.map_err(|e| format!("generator {module}/{name}: {e}"))?;
         if !out.stderr.trim().is_empty() {
-            tracing::info!("generator {module}/{name} for {label} said: {}", out.stderr.trim());
+            tracing::info!(
+                "generator {module}/{name} for {label} said: {}",
+                out.stderr.trim()
+            );
         }
-        tracing::debug!("generator {module}/{name} for {label} took {:?}", started.elapsed());
+        tracing::debug!(
+            "generator {module}/{name} for {label} took {:?}",
+            started.elapsed()
+        );
         let line = out.stdout.trim();
         if line.is_empty() || line.contains('\n') {
             return Err(format!(
@@ -194,7 +202,10 @@ impl Generators {
         }
         let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
         if !meta.is_file() {
-            return Err(format!("the generated {} is not a regular file", real.display()));
+            return Err(format!(
+                "the generated {} is not a regular file",
+                real.display()
+            ));
         }
         if meta.len() > self.max_file_bytes() {
             return Err(format!(

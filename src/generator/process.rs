@@ -65,7 +65,11 @@ pub async fn run(
     cmd.args(args)
         .current_dir(dir)
         .env_clear()
-        .envs(KEPT_ENV.iter().filter_map(|k| Some((k, std::env::var_os(k)?))))
+        .envs(
+            KEPT_ENV
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONIOENCODING", "utf-8")
         .stdin(Stdio::piped())
@@ -141,7 +145,10 @@ mod tests {
         let dir = std::env::temp_dir();
         let out = run(
             sh(),
-            &["-c", "cat; echo \"[${GS_SECRET_FOR_TEST:-none}]\"; echo oops >&2"],
+            &[
+                "-c",
+                "cat; echo \"[${GS_SECRET_FOR_TEST:-none}]\"; echo oops >&2",
+            ],
             &dir,
             b"hello ",
             Duration::from_secs(5),
@@ -165,9 +172,15 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("over the limit"), "{e}");
         let started = std::time::Instant::now();
-        let e = run(sh(), &["-c", "sleep 20; echo late"], &dir, b"", Duration::from_millis(300))
-            .await
-            .unwrap_err();
+        let e = run(
+            sh(),
+            &["-c", "sleep 20; echo late"],
+            &dir,
+            b"",
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
         assert!(e.contains("timed out"), "{e}");
         assert!(started.elapsed() < Duration::from_secs(5));
         let e = run(Path::new("/nonexistent/gen"), &[], &dir, b"", t)

@@ -262,10 +262,13 @@ async fn run_one(
             generator,
             value,
         } => {
-            let stored = match r
-                .game
-                .reduce_set_dynamic_flag(*uid, challenge_key, *flag_idx, generator, value)
-            {
+            let stored = match r.game.reduce_set_dynamic_flag(
+                *uid,
+                challenge_key,
+                *flag_idx,
+                generator,
+                value,
+            ) {
                 Ok(s) => s,
                 Err(msg) => return refused(&msg),
             };

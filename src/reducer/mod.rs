@@ -70,7 +70,6 @@ impl std::fmt::Debug for Reducer {
 pub fn game_options(config: &Config) -> GameOptions {
     GameOptions {
         admins: config.admin.uids.iter().copied().collect(),
-        ..GameOptions::default()
     }
 }
 

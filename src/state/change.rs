@@ -5,8 +5,8 @@
 use super::game::Game;
 use super::push::PushMessage;
 use crate::rows::{
-    AnnouncementRow, ChallengeRow, DynamicFlagRow, GamePolicyRow, SubmissionRow, TriggerRow, UserProfileRow,
-    UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, GamePolicyRow, SubmissionRow, TriggerRow,
+    UserProfileRow, UserRow,
 };
 use serde::{Deserialize, Serialize};
 

@@ -15,8 +15,8 @@ use super::uid_index::UidIndex;
 use super::user::{FlagRef, SubIdx, User};
 pub use crate::rows::RowProblem;
 use crate::rows::{
-    AnnouncementRow, ChallengeRow, DynamicFlagRow, GamePolicyRow, SubmissionRow, Tables, TriggerRow,
-    UserProfileRow, UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, GamePolicyRow, SubmissionRow, Tables,
+    TriggerRow, UserProfileRow, UserRow,
 };
 use crate::rules::{self, BoardKind};
 use serde_json::json;
@@ -420,12 +420,16 @@ impl Game {
     /// was made by the flag's current generator (`None` for other flag types).
     pub fn dynamic_value(&self, uid: i64, key: &str, flag_idx: usize) -> Option<&str> {
         let spec = &self.challenge(key)?.flags.get(flag_idx)?.spec;
-        self.dynamic
-            .value(uid, key, flag_idx, spec.generator()?)
+        self.dynamic.value(uid, key, flag_idx, spec.generator()?)
     }
 
     /// The stored row of a dynamic flag value, whatever generator made it.
-    pub fn dynamic_flag_row(&self, uid: i64, key: &str, flag_idx: usize) -> Option<&DynamicFlagRow> {
+    pub fn dynamic_flag_row(
+        &self,
+        uid: i64,
+        key: &str,
+        flag_idx: usize,
+    ) -> Option<&DynamicFlagRow> {
         self.dynamic.row(uid, key, flag_idx)
     }
 

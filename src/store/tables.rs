@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::db::{ColResult, RowGet, Val};
 use crate::rows::{
-    AnnouncementRow, ChallengeRow, DynamicFlagRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, TriggerRow,
-    UserProfileRow, UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, FeedbackRow, GamePolicyRow, LogRow,
+    SubmissionRow, TriggerRow, UserProfileRow, UserRow,
 };
 
 /// A row type stored in one table. `COLUMNS[0]` is always `id`.

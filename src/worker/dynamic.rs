@@ -23,7 +23,12 @@ impl WorkerShared {
     /// the missing ones (one at a time per user and flag in this process) and stores them
     /// through the reducer. Returns the failures; a flag that failed within
     /// `generators.retry_after_s` fails at once unless `retry_now`.
-    pub async fn ensure_dynamic_flags(&self, uid: i64, key: &str, retry_now: bool) -> Vec<GenError> {
+    pub async fn ensure_dynamic_flags(
+        &self,
+        uid: i64,
+        key: &str,
+        retry_now: bool,
+    ) -> Vec<GenError> {
         let missing = self
             .read(|g| {
                 g.missing_dynamic_flags(uid, key)
@@ -118,9 +123,7 @@ impl WorkerShared {
             .ok_or_else(|| format!("module_path {module:?} is not a plain relative path"))?;
         let cache_rel = cache_path(&rel_module, uid);
         let base = gens.attachments().to_owned();
-        let cached = |base: &Path| {
-            resolve_inside(base, &cache_rel).is_ok_and(|p| p.is_file())
-        };
+        let cached = |base: &Path| resolve_inside(base, &cache_rel).is_ok_and(|p| p.is_file());
         if !force && cached(&base) {
             return Ok(cache_rel);
         }
@@ -158,10 +161,12 @@ impl WorkerShared {
         let lock_file = cache_dir.join(format!("{uid}.lock"));
         // Another process may be making the same file: wait for its lock, then look again.
         let lock = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
-            std::fs::create_dir_all(&cache_dir).map_err(|e| format!("{}: {e}", cache_dir.display()))?;
+            std::fs::create_dir_all(&cache_dir)
+                .map_err(|e| format!("{}: {e}", cache_dir.display()))?;
             let f = std::fs::File::create(&lock_file)
                 .map_err(|e| format!("{}: {e}", lock_file.display()))?;
-            f.lock().map_err(|e| format!("locking {}: {e}", lock_file.display()))?;
+            f.lock()
+                .map_err(|e| format!("locking {}: {e}", lock_file.display()))?;
             Ok(f)
         })
         .await

@@ -19,7 +19,6 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 pub fn game_options(shared: &WorkerShared) -> GameOptions {
     GameOptions {
         admins: shared.config.admin.uids.iter().copied().collect(),
-        ..GameOptions::default()
     }
 }
 

@@ -68,7 +68,11 @@ pub fn items(shared: &WorkerShared, sel: &Selection) -> Vec<Item> {
                 for &uid in &users {
                     let key = ch.row.key.clone();
                     if modules.is_empty() && has_dynamic_flags {
-                        out.push(Item { uid, key, module: None });
+                        out.push(Item {
+                            uid,
+                            key,
+                            module: None,
+                        });
                         continue;
                     }
                     for m in &modules {

@@ -175,7 +175,11 @@ pub fn zip_entry(zip: &[u8], name: &str) -> String {
         .arg(name)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -247,7 +251,11 @@ impl Cluster {
     /// Submits a flag; returns the answer's `error_msg` (`None`: correct).
     pub async fn submit(&self, auth: &str, key: &str, flag: &str) -> Option<String> {
         let (status, v) = self
-            .wish("submit_flag", Some(auth), &json!({"challenge_key": key, "flag": flag}))
+            .wish(
+                "submit_flag",
+                Some(auth),
+                &json!({"challenge_key": key, "flag": flag}),
+            )
             .await;
         assert_eq!(status, 200, "{v}");
         match v.get("error") {

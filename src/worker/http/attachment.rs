@@ -5,6 +5,7 @@
 use super::reply::{text, Answer};
 use super::request::{viewer, Session};
 use super::HttpState;
+use crate::safe_path::{relative_path, resolve_inside};
 use crate::state::user::User;
 use crate::state::Game;
 use axum::body::Body;
@@ -14,7 +15,6 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use std::collections::HashMap;
-use crate::safe_path::{relative_path, resolve_inside};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokio::io::AsyncReadExt;
