@@ -300,3 +300,68 @@ async fn a_thirty_second_generator_delays_only_its_player() {
         Err(_) => panic!("cluster still shared"),
     }
 }
+
+/// A value stored after the player's submissions (the generator failed at first) judges
+/// them again live, giving exactly what a full rebuild gives; `correct_flag` (the accessor
+/// the police uses) returns the stored value.
+#[test]
+fn a_late_value_rejudges_live_as_a_rebuild_would() {
+    use gs::rows::{DynamicFlagRow, SubmissionRow};
+    use gs::state::{Change, Game, GameOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tables = prepare(dir.path(), 0);
+    let next_id = tables.submission.iter().map(|s| s.id).max().unwrap_or(0) + 1;
+    let ts = tables.submission.iter().map(|s| s.timestamp_ms).max().unwrap_or(0) + 1;
+    tables.submission.push(SubmissionRow {
+        id: next_id,
+        user_id: 2,
+        challenge_key: "zipchal".into(),
+        flag: "flag{late}".into(),
+        timestamp_ms: ts,
+        score_override_or_null: None,
+        percentage_override_or_null: None,
+    });
+    let tick = 2000;
+    let options = || GameOptions {
+        admins: [1].into_iter().collect(),
+    };
+    let mut live = Game::build(tables.clone(), tick, options());
+    assert!(live.problems.is_empty(), "{:?}", live.problems);
+    assert_eq!(
+        live.submission_verdict(next_id),
+        Some(DYNAMIC_FLAG_UNAVAILABLE)
+    );
+    let before = live.user_by_id(2).expect("user").tot_score;
+    let row = DynamicFlagRow {
+        id: 1,
+        user_id: 2,
+        challenge_key: "zipchal".into(),
+        flag_idx: 0,
+        generator: "zipchal/flag".into(),
+        value: "flag{late}".into(),
+        timestamp_ms: ts + 5,
+    };
+    Change::SetDynamicFlag { row: row.clone() }
+        .apply(&mut live)
+        .expect("applies");
+    tables.dynamic_flag.push(row);
+    let rebuilt = Game::build(tables, tick, options());
+    assert_eq!(live.submission_verdict(next_id), None, "now correct");
+    let after = live.user_by_id(2).expect("user").tot_score;
+    assert!(after > before, "{before} -> {after}");
+    let totals = |g: &Game| g.users.iter().map(|u| (u.id(), u.tot_score)).collect::<Vec<_>>();
+    assert_eq!(totals(&live), totals(&rebuilt));
+    assert_eq!(
+        live.answer_board(None, "score_all", 0),
+        rebuilt.answer_board(None, "score_all", 0)
+    );
+    let user = live.user_idx(2).expect("user");
+    let f = gs::state::user::FlagRef {
+        chall: live.chall_idx("zipchal").expect("chall"),
+        flag: 0,
+    };
+    assert_eq!(live.correct_flag(user, f), "flag{late}");
+    // Another user has no value: nothing can match for them.
+    let other = live.user_idx(4).expect("user");
+    assert_eq!(live.correct_flag(other, f), gs::state::flag::IMPOSSIBLE_FLAG);
+}
