@@ -365,3 +365,45 @@ fn a_late_value_rejudges_live_as_a_rebuild_would() {
     let other = live.user_idx(4).expect("user");
     assert_eq!(live.correct_flag(other, f), gs::state::flag::IMPOSSIBLE_FLAG);
 }
+
+/// `gs attachments generate` against a running reducer: every enabled player's zip once,
+/// with a summary line; downloads are then served from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gs_attachments_generate_makes_every_players_file_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let attachments = dir.path().join("attachments");
+    let tables = prepare(&attachments, 0);
+    let enabled: Vec<i64> = tables.user.iter().filter(|u| u.enabled).map(|u| u.id).collect();
+    let cluster = Cluster::start(dir.path(), Some(tables), &[]).await;
+    let config_file = dir.path().join("gs.toml");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gs"))
+            .args(["attachments", "generate", "--config"])
+            .arg(config_file)
+            .args(["--challenge", "zipchal"])
+            .output()
+            .expect("gs runs")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let n = enabled.len();
+    assert!(
+        stdout.contains(&format!("{n} items, {n} generated, 0 failed")),
+        "{stdout}"
+    );
+    let mut made = calls(&attachments, "zipchal/gen");
+    made.sort();
+    assert_eq!(made, enabled, "one gen.py run per enabled player");
+    for uid in &enabled {
+        let link = attachments.join(format!("zipchal/gen/_cache/{uid}.bin"));
+        assert!(link.is_file(), "{}", link.display());
+    }
+    // The players' downloads are served from the cache: no new run.
+    let (status, zip) = cluster.download(&auth_token(2), "zipchal", "chall.zip").await;
+    assert_eq!(status, 200);
+    assert!(zip_entry(&zip, "flag.txt").starts_with("flag{zip_"));
+    assert_eq!(calls(&attachments, "zipchal/gen").len(), n);
+    cluster.stop().await;
+}
