@@ -409,19 +409,7 @@ impl Store {
 
     /// Replaces every column of the row with the same id.
     async fn update_row<T: TableRow>(&self, row: &T) -> Result<()> {
-        let e = self.engine();
-        let sets: Vec<String> = T::COLUMNS[1..]
-            .iter()
-            .map(|c| format!("{} = ?", e.quote(c)))
-            .collect();
-        let sql = e.sql(&format!(
-            "UPDATE {} SET {} WHERE id = ?",
-            e.quote(T::TABLE),
-            sets.join(", ")
-        ));
-        let mut vals = row.values();
-        vals.remove(0);
-        vals.push(Val::Int(row.id()));
+        let (sql, vals) = update_sql(self.engine(), row);
         let n = self
             .pools
             .exec(&sql, &vals)
@@ -472,6 +460,23 @@ fn insert_sql<T: TableRow>(e: db::Engine, mut vals: Vec<Val<'_>>) -> (String, Ve
         cols.join(", "),
         marks.join(", ")
     );
+    (sql, vals)
+}
+
+/// `UPDATE` of every column but `id` of the row with `row`'s id, and its values.
+fn update_sql<T: TableRow>(e: db::Engine, row: &T) -> (String, Vec<Val<'_>>) {
+    let sets: Vec<String> = T::COLUMNS[1..]
+        .iter()
+        .map(|c| format!("{} = ?", e.quote(c)))
+        .collect();
+    let sql = e.sql(&format!(
+        "UPDATE {} SET {} WHERE id = ?",
+        e.quote(T::TABLE),
+        sets.join(", ")
+    ));
+    let mut vals = row.values();
+    vals.remove(0);
+    vals.push(Val::Int(row.id()));
     (sql, vals)
 }
 
