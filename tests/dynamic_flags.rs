@@ -311,7 +311,13 @@ fn a_late_value_rejudges_live_as_a_rebuild_would() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut tables = prepare(dir.path(), 0);
     let next_id = tables.submission.iter().map(|s| s.id).max().unwrap_or(0) + 1;
-    let ts = tables.submission.iter().map(|s| s.timestamp_ms).max().unwrap_or(0) + 1;
+    let ts = tables
+        .submission
+        .iter()
+        .map(|s| s.timestamp_ms)
+        .max()
+        .unwrap_or(0)
+        + 1;
     tables.submission.push(SubmissionRow {
         id: next_id,
         user_id: 2,
@@ -349,7 +355,12 @@ fn a_late_value_rejudges_live_as_a_rebuild_would() {
     assert_eq!(live.submission_verdict(next_id), None, "now correct");
     let after = live.user_by_id(2).expect("user").tot_score;
     assert!(after > before, "{before} -> {after}");
-    let totals = |g: &Game| g.users.iter().map(|u| (u.id(), u.tot_score)).collect::<Vec<_>>();
+    let totals = |g: &Game| {
+        g.users
+            .iter()
+            .map(|u| (u.id(), u.tot_score))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(totals(&live), totals(&rebuilt));
     assert_eq!(
         live.answer_board(None, "score_all", 0),
@@ -363,7 +374,10 @@ fn a_late_value_rejudges_live_as_a_rebuild_would() {
     assert_eq!(live.correct_flag(user, f), "flag{late}");
     // Another user has no value: nothing can match for them.
     let other = live.user_idx(4).expect("user");
-    assert_eq!(live.correct_flag(other, f), gs::state::flag::IMPOSSIBLE_FLAG);
+    assert_eq!(
+        live.correct_flag(other, f),
+        gs::state::flag::IMPOSSIBLE_FLAG
+    );
 }
 
 /// `gs attachments generate` against a running reducer: every enabled player's zip once,
@@ -373,7 +387,12 @@ async fn gs_attachments_generate_makes_every_players_file_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let attachments = dir.path().join("attachments");
     let tables = prepare(&attachments, 0);
-    let enabled: Vec<i64> = tables.user.iter().filter(|u| u.enabled).map(|u| u.id).collect();
+    let enabled: Vec<i64> = tables
+        .user
+        .iter()
+        .filter(|u| u.enabled)
+        .map(|u| u.id)
+        .collect();
     let cluster = Cluster::start(dir.path(), Some(tables), &[]).await;
     let config_file = dir.path().join("gs.toml");
     let out = tokio::task::spawn_blocking(move || {
@@ -387,7 +406,11 @@ async fn gs_attachments_generate_makes_every_players_file_once() {
     .await
     .expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let n = enabled.len();
     assert!(
         stdout.contains(&format!("{n} items, {n} generated, 0 failed")),
@@ -401,7 +424,9 @@ async fn gs_attachments_generate_makes_every_players_file_once() {
         assert!(link.is_file(), "{}", link.display());
     }
     // The players' downloads are served from the cache: no new run.
-    let (status, zip) = cluster.download(&auth_token(2), "zipchal", "chall.zip").await;
+    let (status, zip) = cluster
+        .download(&auth_token(2), "zipchal", "chall.zip")
+        .await;
     assert_eq!(status, 200);
     assert!(zip_entry(&zip, "flag.txt").starts_with("flag{zip_"));
     assert_eq!(calls(&attachments, "zipchal/gen").len(), n);

@@ -4,8 +4,8 @@
 mod store_support;
 
 use gs::rows::{
-    AnnouncementRow, ChallengeRow, DynamicFlagRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, Tables,
-    TriggerRow, UserProfileRow, UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, FeedbackRow, GamePolicyRow, LogRow,
+    SubmissionRow, Tables, TriggerRow, UserProfileRow, UserRow,
 };
 use gs::store::StoreError;
 use store_support::{golden, Kind, TestDb};
@@ -351,7 +351,10 @@ async fn dynamic_flag_table(kind: Kind) {
     assert_eq!(store.export().await.unwrap(), dump);
     let mut twice = dump.clone();
     twice.tables.dynamic_flag.push(row(9, 4, 0));
-    assert!(store.import(&twice, true).await.is_err(), "one value per user and flag");
+    assert!(
+        store.import(&twice, true).await.is_err(),
+        "one value per user and flag"
+    );
     assert_eq!(store.export().await.unwrap(), dump, "nothing changed");
     store.close().await;
 }
