@@ -11,7 +11,6 @@
 
 use futures_util::StreamExt;
 use gs::rows::Dump;
-use gs::state::flag::NoDynamicFlags;
 use gs::state::user::FlagRef;
 use gs::state::{Game, GameOptions};
 use std::collections::HashSet;
@@ -70,7 +69,7 @@ async fn submit(
                 {
                     continue;
                 }
-                if let Ok(flag) = f.spec.correct_value(&ch.row.key, fi, uid, &NoDynamicFlags) {
+                if let Ok(flag) = f.spec.correct_value(&ch.row.key, uid, None) {
                     jobs.push((token.clone(), ch.row.key.clone(), flag, uid));
                 }
             }

@@ -11,8 +11,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 
+mod generators;
 mod notify;
 mod oauth;
+pub use generators::GeneratorsConfig;
 pub use notify::{NotifyConfig, PoliceConfig, LOG_LEVELS};
 pub use oauth::{
     CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
@@ -249,6 +251,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `[police]`: the anti-cheat worker.
     pub police: PoliceConfig,
+    /// `[generators]`: running the generators of dynamic flags and attachments.
+    pub generators: GeneratorsConfig,
 }
 
 /// The type a key takes; decides how an environment string is read.
@@ -322,6 +326,7 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
     ("oauth.oidc", oauth::OIDC_KEYS),
     ("notify", notify::NOTIFY_KEYS),
     ("police", notify::POLICE_KEYS),
+    ("generators", generators::GENERATORS_KEYS),
 ];
 
 /// Sections nested one level under a table (`[oauth.github]` is section `oauth.github`).
@@ -796,6 +801,7 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         oauth: oauth::providers(&v)?,
         notify: notify::notify(&v)?,
         police: notify::police(&v)?,
+        generators: generators::generators(&v)?,
     };
     Ok(Parsed {
         config,

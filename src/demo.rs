@@ -5,7 +5,7 @@ use crate::rows::{
     AnnouncementRow, ChallengeRow, GamePolicyRow, SubmissionRow, Tables, TriggerRow,
     UserProfileRow, UserRow,
 };
-use crate::state::flag::{FlagSpec, NoDynamicFlags};
+use crate::state::flag::FlagSpec;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -223,7 +223,7 @@ pub fn generate(shape: &ContestShape) -> Tables {
         let flag = if rng.gen_bool(0.6) && !specs[ci].is_empty() {
             let fi = rng.gen_range(0..specs[ci].len());
             specs[ci][fi]
-                .correct_value(&ch.key, fi, uid, &NoDynamicFlags)
+                .correct_value(&ch.key, uid, None)
                 .unwrap_or_else(|_| "flag{x}".into())
         } else {
             format!("flag{{wrong_{}}}", rng.gen_range(0..100_000_000))
@@ -268,5 +268,6 @@ pub fn generate(shape: &ContestShape) -> Tables {
         announcement,
         feedback: Vec::new(),
         log: Vec::new(),
+        dynamic_flag: Vec::new(),
     }
 }

@@ -18,11 +18,15 @@
 //! event stream, their JSON wire format (docs/glitter.md), and the worker's resync logic.
 //!
 //! **config** — `gs.toml`, defaults and `GS_SECTION__KEY` overrides (cli.md).
+//!
+//! **generator** — organizer generators of dynamic flags and per-user attachments, run
+//! as child processes outside every critical path.
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod config;
 pub mod demo;
+pub mod generator;
 pub mod glitter;
 pub mod logging;
 pub mod notify;
@@ -30,6 +34,7 @@ pub mod police;
 pub mod reducer;
 pub mod rows;
 pub mod rules;
+pub mod safe_path;
 pub mod serve;
 pub mod state;
 pub mod store;

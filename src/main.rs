@@ -55,6 +55,9 @@ enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Per-user generated attachments and dynamic flags.
+    #[command(subcommand)]
+    Attachments(AttachmentsCommand),
     /// Print a new token-signing key pair.
     Keygen,
     /// Print the player token of a uid, signed with the configured key.
@@ -65,6 +68,27 @@ enum Command {
         /// The user id.
         #[arg(long)]
         uid: i64,
+    },
+}
+
+/// `gs attachments …`
+#[derive(Debug, Subcommand)]
+enum AttachmentsCommand {
+    /// Generate every player's attachments and dynamic flags ahead of time (the reducer
+    /// must be running: values are stored through it).
+    Generate {
+        /// Only this challenge.
+        #[arg(long, value_name = "KEY")]
+        challenge: Option<String>,
+        /// Only this user.
+        #[arg(long, value_name = "N")]
+        uid: Option<i64>,
+        /// Make cached attachments again and retry recent failures.
+        #[arg(long)]
+        force: bool,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -189,6 +213,20 @@ async fn run(command: Command) -> Result<()> {
             });
             gs::police::run(config, stop_rx).await
         }
+        Command::Attachments(AttachmentsCommand::Generate {
+            challenge,
+            uid,
+            force,
+            config,
+        }) => {
+            let config = Arc::new(Config::load(config.config.as_deref())?);
+            let sel = gs::worker::pregenerate::Selection {
+                challenge,
+                uid,
+                force,
+            };
+            generate_attachments(config, sel).await
+        }
         Command::Keygen => {
             let seed = gs::token::new_seed_base64();
             let signer = gs::token::TokenSigner::from_base64(&seed).map_err(anyhow::Error::msg)?;
@@ -259,6 +297,86 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `gs attachments generate`: follows the reducer like a worker, generates, prints a
+/// progress line per item and a summary; fails when any item failed.
+async fn generate_attachments(
+    config: Arc<Config>,
+    sel: gs::worker::pregenerate::Selection,
+) -> Result<()> {
+    use gs::worker::{follow, pregenerate, WorkerShared};
+    let store = Store::connect(&config.database.url).await?;
+    let actions = gs::glitter::ActionClient::connect(
+        &config.glitter.action_addr,
+        config.glitter.token.expose(),
+    )
+    .await
+    .context("cannot reach the reducer (it stores the generated flags: start it first)")?;
+    let shared = Arc::new(WorkerShared::named(
+        config.clone(),
+        u16::MAX - 1,
+        "attachments-generate".into(),
+        actions,
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let follower = tokio::spawn(follow::run(shared.clone(), store, stop_rx));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while shared.read(|_| ()).is_none() {
+        if std::time::Instant::now() > deadline || follower.is_finished() {
+            bail!("no game state from the reducer within 30 s\n  help: is `gs serve` or `gs reducer` running with this configuration?");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let started = std::time::Instant::now();
+    let done = pregenerate::run(&shared, &sel, |d, n, total| {
+        let width = 30;
+        let filled = n * width / total.max(1);
+        let what = match &d.item.module {
+            Some(m) => format!("{} U#{} {m}", d.item.key, d.item.uid),
+            None => format!("{} U#{} flags", d.item.key, d.item.uid),
+        };
+        let status = match &d.error {
+            None => "ok".to_owned(),
+            Some(_) => "FAILED".to_owned(),
+        };
+        println!(
+            "[{}{}] {n}/{total} {status} {what} {:.3} s",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            d.took.as_secs_f64()
+        );
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    follower.abort();
+    let failed: Vec<_> = done.iter().filter(|d| d.error.is_some()).collect();
+    let slowest = done.iter().map(|d| d.took).max().unwrap_or_default();
+    println!(
+        "{} items, {} generated, {} failed in {:.1} s (slowest {:.3} s)",
+        done.len(),
+        done.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64(),
+        slowest.as_secs_f64()
+    );
+    for d in &failed {
+        println!(
+            "  failed: {} U#{} {}: {}",
+            d.item.key,
+            d.item.uid,
+            d.item.module.as_deref().unwrap_or("flags"),
+            d.error.as_deref().unwrap_or("")
+        );
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} items failed (listed above)",
+            failed.len(),
+            done.len()
+        );
+    }
+    Ok(())
 }
 
 /// Loads the configuration, connects and migrates.

@@ -106,6 +106,22 @@ pub struct FeedbackRow {
     pub checked: bool,
 }
 
+/// `dynamic_flag`: the generated value of one `dynamic` flag for one user, written once by
+/// the reducer after the generator ran, so that a rebuild never runs a generator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicFlagRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub challenge_key: String,
+    /// Position of the flag in the challenge's `flags` (0-based).
+    pub flag_idx: i64,
+    /// The flag's `val` (its generator folder) when the value was made; a value made by
+    /// another generator is not used.
+    pub generator: String,
+    pub value: String,
+    pub timestamp_ms: i64,
+}
+
 /// `log`: a log line persisted by the reducer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogRow {
@@ -139,6 +155,8 @@ pub struct Tables {
     pub feedback: Vec<FeedbackRow>,
     #[serde(default)]
     pub log: Vec<LogRow>,
+    #[serde(default)]
+    pub dynamic_flag: Vec<DynamicFlagRow>,
 }
 
 /// The dump format of schema.md: `{"tables": {...}}` (a top-level `now` is ignored).

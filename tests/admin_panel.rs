@@ -55,6 +55,7 @@ const POST_ROUTES: &[&str] = &[
     "/users/move-group",
     "/feedback/check",
     "/challenges/import",
+    "/tools/generate",
     "/files/templates/save",
     "/files/media/upload",
 ];

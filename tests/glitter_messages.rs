@@ -22,6 +22,13 @@ fn every_action() -> Vec<Action> {
     let mut extra = serde_json::Map::new();
     extra.insert("git_rev".into(), json!("abc123"));
     vec![
+        Action::SetDynamicFlag {
+            uid: 7,
+            challenge_key: "misc_zip".into(),
+            flag_idx: 0,
+            generator: "misc_zip/flag".into(),
+            value: "flag{abc}".into(),
+        },
         Action::RegisterUser {
             login_key: "iaaa:2100012345".into(),
             login_properties: json!({"type": "iaaa", "info": {"name": "张三"}}),
@@ -148,6 +155,7 @@ fn glitter_every_event_kind_round_trips() {
         "NEW_SUBMISSION",
         "TICK_UPDATE",
         "PUSH",
+        "SET_DYNAMIC_FLAG",
     ];
     for (kind, name) in EventKind::ALL.iter().zip(wire_names) {
         assert_eq!(kind.as_str(), name);

@@ -52,7 +52,6 @@ pub fn load_contest(name: &str) -> Game {
         store.import(&dump, false).await.expect("import");
         let options = GameOptions {
             admins: [1].into_iter().collect(),
-            ..GameOptions::default()
         };
         let game = gs::serve::load_game(&store, None, options)
             .await

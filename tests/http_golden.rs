@@ -84,7 +84,6 @@ async fn static_answers_from(kind: Kind) {
             .expect("import");
         let options = gs::state::GameOptions {
             admins: [1].into_iter().collect(),
-            ..gs::state::GameOptions::default()
         };
         let game = gs::serve::load_game(&store, None, options)
             .await

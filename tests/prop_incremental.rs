@@ -12,7 +12,6 @@ const NOW_S: i64 = 1_790_000_000;
 fn options() -> GameOptions {
     GameOptions {
         admins: [1].into_iter().collect(),
-        ..GameOptions::default()
     }
 }
 

@@ -4,8 +4,8 @@
 mod store_support;
 
 use gs::rows::{
-    AnnouncementRow, ChallengeRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, Tables,
-    TriggerRow, UserProfileRow, UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, FeedbackRow, GamePolicyRow, LogRow,
+    SubmissionRow, Tables, TriggerRow, UserProfileRow, UserRow,
 };
 use gs::store::StoreError;
 use store_support::{golden, Kind, TestDb};
@@ -147,7 +147,8 @@ async fn ids_after_import(kind: Kind) {
 async fn migrate_twice(kind: Kind) {
     let db = TestDb::new(kind).await;
     let store = gs::store::Store::connect(&db.url).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), 1);
+    let versions = gs::store::LATEST_VERSION as usize;
+    assert_eq!(store.migrate().await.unwrap(), versions);
     assert_eq!(store.migrate().await.unwrap(), 0);
     let dump = golden("ended");
     store.import(&dump, false).await.unwrap();
@@ -323,7 +324,43 @@ async fn writes(kind: Kind) {
     store.close().await;
 }
 
+/// A version-1 database gets the `dynamic_flag` table from migration 2; its rows survive
+/// a dump round trip, and a second row for the same user and flag is refused.
+async fn dynamic_flag_table(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    db.store().await.close().await;
+    db.raw(&[
+        "DROP TABLE dynamic_flag",
+        "DELETE FROM gs_migration WHERE version = 2",
+    ])
+    .await;
+    let store = gs::store::Store::connect(&db.url).await.unwrap();
+    assert_eq!(store.migrate().await.unwrap(), 1, "migration 2 ran");
+    let mut dump = golden("running");
+    let row = |id: i64, user_id: i64, flag_idx: i64| DynamicFlagRow {
+        id,
+        user_id,
+        challenge_key: "misc_zip".into(),
+        flag_idx,
+        generator: "misc_zip/flag".into(),
+        value: format!("flag{{dyn_{user_id}_{flag_idx}}}"),
+        timestamp_ms: 1_790_000_000_123,
+    };
+    dump.tables.dynamic_flag = vec![row(1, 2, 0), row(2, 2, 1), row(3, 4, 0)];
+    store.import(&dump, false).await.unwrap();
+    assert_eq!(store.export().await.unwrap(), dump);
+    let mut twice = dump.clone();
+    twice.tables.dynamic_flag.push(row(9, 4, 0));
+    assert!(
+        store.import(&twice, true).await.is_err(),
+        "one value per user and flag"
+    );
+    assert_eq!(store.export().await.unwrap(), dump, "nothing changed");
+    store.close().await;
+}
+
 on_all_engines!(
+    dynamic_flag_table,
     golden_round_trip,
     import_refuses_non_empty,
     import_is_all_or_nothing,

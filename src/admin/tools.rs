@@ -7,6 +7,7 @@ use super::view::ser;
 use super::Admin;
 use crate::reducer::AdminWrite;
 use crate::rows::ChallengeRow;
+use crate::worker::pregenerate;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,8 +32,11 @@ struct WriteupLine {
     download: Option<String>,
 }
 
-fn flag_test(admin: &Admin, uid: i64, key: &str) -> Vec<(String, String)> {
-    admin
+/// The user's token and every correct flag of the challenge; dynamic flags not generated
+/// yet are generated first (as a submission would), and their errors shown.
+async fn flag_test(admin: &Admin, uid: i64, key: &str) -> Vec<(String, String)> {
+    let errors = admin.shared.ensure_dynamic_flags(uid, key, true).await;
+    let mut out = admin
         .shared
         .read(|g| {
             let Some(u) = g.user_by_id(uid) else {
@@ -45,16 +49,74 @@ fn flag_test(admin: &Admin, uid: i64, key: &str) -> Vec<(String, String)> {
             for (i, f) in c.flags.iter().enumerate() {
                 let value = f
                     .spec
-                    .correct_value(key, i, uid, g.options().dynamic_flags.as_ref())
+                    .correct_value(key, uid, g.dynamic_value(uid, key, i))
                     .unwrap_or_else(|e| format!("error: {e}"));
+                let kind = match f.spec.generator() {
+                    Some(folder) => format!(", dynamic from {folder}/"),
+                    None => String::new(),
+                };
                 out.push((
-                    format!("flag #{i} {:?} ({} pts)", f.spec.name, f.cur_score),
+                    format!("flag #{i} {:?} ({} pts{kind})", f.spec.name, f.cur_score),
                     value,
                 ));
             }
             out
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    out.extend(errors.into_iter().map(|e| ("generator error".into(), e)));
+    out
+}
+
+/// Generates attachments and dynamic flags now: for one user (answered when done) or for
+/// everyone (in the background; progress and failures go to the log).
+async fn generate(
+    State(admin): State<Arc<Admin>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let field = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let uid = match field("uid").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(uid)) => Some(uid),
+        Some(Err(_)) => return admin.back("/tools", "generate: the uid must be a number"),
+    };
+    let sel = pregenerate::Selection {
+        challenge: field("key").map(str::to_owned),
+        uid,
+        force: form.contains_key("force"),
+    };
+    if sel.force {
+        admin.shared.generators.forget_failures();
+    }
+    let items = pregenerate::items(&admin.shared, &sel);
+    if items.is_empty() {
+        return admin.back("/tools", "generate: nothing to generate for this selection");
+    }
+    if uid.is_some() {
+        let done = pregenerate::run(&admin.shared, &sel, |_, _, _| {}).await;
+        let failed: Vec<String> = done
+            .iter()
+            .filter_map(|d| Some(format!("{} {}", d.item.key, d.error.as_ref()?)))
+            .collect();
+        let msg = format!(
+            "generated {} of {} items{}{}",
+            done.len() - failed.len(),
+            done.len(),
+            if failed.is_empty() { "" } else { "; failed: " },
+            failed.join("; ")
+        );
+        return admin.back("/tools", &msg);
+    }
+    let shared = admin.shared.clone();
+    let n = items.len();
+    tokio::spawn(async move {
+        let done = pregenerate::run(&shared, &sel, |_, _, _| {}).await;
+        let failed = done.iter().filter(|d| d.error.is_some()).count();
+        tracing::info!("admin generation: {} items, {failed} failed", done.len());
+    });
+    admin.back(
+        "/tools",
+        &format!("generating {n} items in the background; failures are in the log"),
+    )
 }
 
 async fn page(
@@ -65,7 +127,7 @@ async fn page(
     let uid_in = q.get("uid").cloned().unwrap_or_default();
     let key_in = q.get("key").cloned().unwrap_or_default();
     let flag_result = match uid_in.trim().parse::<i64>() {
-        Ok(uid) if !key_in.is_empty() => Some(flag_test(&admin, uid, key_in.trim())),
+        Ok(uid) if !key_in.is_empty() => Some(flag_test(&admin, uid, key_in.trim()).await),
         Err(_) if !uid_in.is_empty() => {
             Some(vec![("error".into(), format!("`{uid_in}` is not a uid"))])
         }
@@ -286,6 +348,7 @@ pub fn routes() -> Router<Arc<Admin>> {
         .route("/tools", get(page))
         .route("/tools/anticheat", get(anticheat))
         .route("/tools/writeups", get(writeups))
+        .route("/tools/generate", post(generate))
         .route("/challenges/export", get(export))
         .route("/challenges/import", post(import))
 }

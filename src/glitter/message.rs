@@ -57,6 +57,20 @@ pub enum Action {
         /// The feedback text.
         content: String,
     },
+    /// Store the value a generator made for a user's `dynamic` flag. The first value for
+    /// a user, flag and generator wins: the reply's `data.value` is the stored one.
+    SetDynamicFlag {
+        /// The user.
+        uid: i64,
+        /// The challenge's key.
+        challenge_key: String,
+        /// Position of the flag in the challenge (0-based).
+        flag_idx: usize,
+        /// The flag's generator folder the value was made by (its `val`).
+        generator: String,
+        /// The generated flag.
+        value: String,
+    },
     /// First message of a worker; a protocol mismatch is refused with an error reply.
     WorkerHello {
         /// A name for the worker, unique among workers (e.g. `"worker-0"`).
@@ -92,6 +106,7 @@ impl Action {
             Action::AgreeTerm { .. } => "AGREE_TERM",
             Action::SubmitFlag { .. } => "SUBMIT_FLAG",
             Action::SubmitFeedback { .. } => "SUBMIT_FEEDBACK",
+            Action::SetDynamicFlag { .. } => "SET_DYNAMIC_FLAG",
             Action::WorkerHello { .. } => "WORKER_HELLO",
             Action::WorkerHeartbeat { .. } => "WORKER_HEARTBEAT",
             Action::FetchEvents { .. } => "FETCH_EVENTS",
@@ -105,6 +120,7 @@ impl Action {
         "AGREE_TERM",
         "SUBMIT_FLAG",
         "SUBMIT_FEEDBACK",
+        "SET_DYNAMIC_FLAG",
         "WORKER_HELLO",
         "WORKER_HEARTBEAT",
         "FETCH_EVENTS",
@@ -234,6 +250,8 @@ pub enum EventKind {
     NewSubmission,
     /// The tick became `tick`.
     TickUpdate,
+    /// Dynamic flag value `id` was stored.
+    SetDynamicFlag,
     /// A push message for WebSockets; changes nothing.
     Push,
     /// A kind unknown to this build.
@@ -243,7 +261,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every known kind (not [`EventKind::Unknown`]).
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Sync,
         EventKind::ReloadGamePolicy,
         EventKind::ReloadTrigger,
@@ -254,6 +272,7 @@ impl EventKind {
         EventKind::NewSubmission,
         EventKind::TickUpdate,
         EventKind::Push,
+        EventKind::SetDynamicFlag,
     ];
 
     /// The wire name, also used as the event's topic frame.
@@ -269,6 +288,7 @@ impl EventKind {
             EventKind::NewSubmission => "NEW_SUBMISSION",
             EventKind::TickUpdate => "TICK_UPDATE",
             EventKind::Push => "PUSH",
+            EventKind::SetDynamicFlag => "SET_DYNAMIC_FLAG",
             EventKind::Unknown => "UNKNOWN",
         }
     }

@@ -3,7 +3,7 @@
 
 use super::{now_ms, Reducer};
 use crate::glitter::{Action, ActionReply, Event, PROTOCOL_VERSION};
-use crate::rows::{UserProfileRow, UserRow};
+use crate::rows::{DynamicFlagRow, UserProfileRow, UserRow};
 use crate::state::Change;
 use crate::store::WriteBatch;
 use serde_json::json;
@@ -229,6 +229,56 @@ pub(super) async fn run_one(
             );
             Ok(Ok(
                 ActionReply::ok(counter).with_data(json!({"uid": uid, "auth_token": auth_token}))
+            ))
+        }
+        Action::SetDynamicFlag {
+            uid,
+            challenge_key,
+            flag_idx,
+            generator,
+            value,
+        } => {
+            let stored = match r.game.reduce_set_dynamic_flag(
+                *uid,
+                challenge_key,
+                *flag_idx,
+                generator,
+                value,
+            ) {
+                Ok(s) => s,
+                Err(msg) => return refused(&msg),
+            };
+            let (id, mut row) = match stored {
+                Err(existing) => {
+                    let data = json!({"value": existing});
+                    return Ok(Ok(ActionReply::ok(r.counter).with_data(data)));
+                }
+                Ok(replaced_id) => (
+                    replaced_id,
+                    DynamicFlagRow {
+                        id: replaced_id.unwrap_or(0),
+                        user_id: *uid,
+                        challenge_key: challenge_key.clone(),
+                        flag_idx: *flag_idx as i64,
+                        generator: generator.clone(),
+                        value: value.clone(),
+                        timestamp_ms: now,
+                    },
+                ),
+            };
+            row.id = batch
+                .put_dynamic_flag(&row)
+                .await
+                .map_err(|e| e.to_string())?;
+            if id.is_some() {
+                tracing::info!(
+                    "dynamic flag {challenge_key}#{} of U#{uid} made again by {generator:?}",
+                    flag_idx + 1
+                );
+            }
+            let counter = stage(r, Change::SetDynamicFlag { row }, events);
+            Ok(Ok(
+                ActionReply::ok(counter).with_data(json!({"value": value}))
             ))
         }
         // Answered without a transaction (`answer_without_writing`).

@@ -82,7 +82,6 @@ impl std::fmt::Debug for Reducer {
 pub fn game_options(config: &Config) -> GameOptions {
     GameOptions {
         admins: config.admin.uids.iter().copied().collect(),
-        ..GameOptions::default()
     }
 }
 
@@ -254,5 +253,6 @@ pub fn event_kind(change: &Change) -> EventKind {
         Change::ReloadGamePolicy { .. } => EventKind::ReloadGamePolicy,
         Change::UpdateAnnouncement { .. } => EventKind::UpdateAnnouncement,
         Change::TickUpdate { .. } => EventKind::TickUpdate,
+        Change::SetDynamicFlag { .. } => EventKind::SetDynamicFlag,
     }
 }

@@ -5,8 +5,8 @@
 use super::game::Game;
 use super::push::PushMessage;
 use crate::rows::{
-    AnnouncementRow, ChallengeRow, GamePolicyRow, SubmissionRow, TriggerRow, UserProfileRow,
-    UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, GamePolicyRow, SubmissionRow, TriggerRow,
+    UserProfileRow, UserRow,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,11 @@ pub enum Change {
         /// The stored row, `None` when deleted.
         row: Option<AnnouncementRow>,
     },
+    /// A dynamic flag's value was generated for a user (or made again by a new generator).
+    SetDynamicFlag {
+        /// The stored row.
+        row: DynamicFlagRow,
+    },
     /// The reducer's clock moved the game to a new tick.
     TickUpdate {
         /// The new tick.
@@ -77,6 +82,7 @@ impl Change {
             | Change::ReloadGamePolicy { id, .. }
             | Change::UpdateAnnouncement { id, .. } => *id,
             Change::TickUpdate { tick } => *tick,
+            Change::SetDynamicFlag { row } => row.id,
         }
     }
 
@@ -115,6 +121,10 @@ impl Change {
                 }
             },
             Change::TickUpdate { tick } => Ok(game.set_tick(tick)),
+            Change::SetDynamicFlag { row } => {
+                game.set_dynamic_flag(row);
+                Ok(Vec::new())
+            }
         }
     }
 }

@@ -3,8 +3,6 @@
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::fmt;
-use std::sync::Arc;
 
 /// How the correct value of a flag is derived for a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +18,9 @@ pub enum FlagKind {
         val: String,
         words: Vec<Vec<String>>,
     },
-    /// Produced by an organizer-supplied [`DynamicFlags`] generator.
-    Dynamic(Value),
+    /// Made per user by the generator in this folder (under `paths.attachments`); the
+    /// values are raw inputs of the game (`dynamic_flag` rows), never computed here.
+    Dynamic(String),
 }
 
 /// One flag of a challenge, as stored in `challenge.flags`.
@@ -33,39 +32,12 @@ pub struct FlagSpec {
     pub base_score: i64,
     /// How the correct value is derived.
     pub kind: FlagKind,
-    /// The stored JSON object, kept for dynamic generators and admin views.
+    /// The stored JSON object, kept for generators and admin views.
     pub raw: Value,
 }
 
 /// A flag value that can never be submitted (the format check forbids the emoji).
 pub const IMPOSSIBLE_FLAG: &str = "😅FAIL";
-
-/// Organizer-supplied generator of `dynamic` flags (filled in by a later issue).
-pub trait DynamicFlags: Send + Sync + fmt::Debug {
-    /// The correct flag of `flag` (index `flag_idx` of challenge `challenge_key`) for `uid`.
-    fn generate(
-        &self,
-        challenge_key: &str,
-        flag_idx: usize,
-        flag: &FlagSpec,
-        uid: i64,
-    ) -> Result<String, String>;
-}
-
-/// The default generator: no dynamic flags are configured, so every one fails.
-#[derive(Debug, Default)]
-pub struct NoDynamicFlags;
-
-impl DynamicFlags for NoDynamicFlags {
-    fn generate(&self, key: &str, idx: usize, _: &FlagSpec, _: i64) -> Result<String, String> {
-        Err(format!(
-            "challenge {key} flag #{idx} is dynamic but no generator is configured"
-        ))
-    }
-}
-
-/// Shared handle to the configured dynamic flag generator.
-pub type DynamicFlagsHandle = Arc<dyn DynamicFlags>;
 
 fn str_field<'a>(obj: &'a Value, field: &str) -> Result<&'a str, String> {
     obj.get(field)
@@ -130,7 +102,15 @@ impl FlagSpec {
                     words,
                 }
             }
-            "dynamic" => FlagKind::Dynamic(val.clone()),
+            "dynamic" => {
+                let folder = val
+                    .as_str()
+                    .ok_or("dynamic flag `val` must be the generator's folder (a string)")?;
+                if folder.trim().is_empty() {
+                    return Err("dynamic flag `val` must not be empty".into());
+                }
+                FlagKind::Dynamic(folder.to_owned())
+            }
             other => return Err(format!("unknown flag type `{other}`")),
         };
         Ok(FlagSpec {
@@ -157,13 +137,21 @@ impl FlagSpec {
         }
     }
 
-    /// The correct value for user `uid` on challenge `challenge_key`.
+    /// The generator folder of a dynamic flag, `None` for the other kinds.
+    pub fn generator(&self) -> Option<&str> {
+        match &self.kind {
+            FlagKind::Dynamic(folder) => Some(folder),
+            _ => None,
+        }
+    }
+
+    /// The correct value for user `uid` on challenge `challenge_key`; a dynamic flag's is
+    /// `dynamic`, its stored generated value (an error while there is none).
     pub fn correct_value(
         &self,
         challenge_key: &str,
-        flag_idx: usize,
         uid: i64,
-        dynamic: &dyn DynamicFlags,
+        dynamic: Option<&str>,
     ) -> Result<String, String> {
         match &self.kind {
             FlagKind::Static(v) => Ok(v.clone()),
@@ -173,7 +161,9 @@ impl FlagSpec {
                 Ok(vals[idx as usize].clone())
             }
             FlagKind::Wordlist { val, words } => Ok(wordlist_flag(val, words, uid, challenge_key)),
-            FlagKind::Dynamic(_) => dynamic.generate(challenge_key, flag_idx, self, uid),
+            FlagKind::Dynamic(_) => dynamic
+                .map(str::to_owned)
+                .ok_or_else(|| "the dynamic flag has not been generated for this user".to_owned()),
         }
     }
 }

@@ -5,7 +5,8 @@
 use super::announcement::{self, Announcement};
 use super::board::{Board, Ranking};
 use super::challenge::{Challenge, UserIdx};
-use super::flag::{DynamicFlagsHandle, NoDynamicFlags, IMPOSSIBLE_FLAG};
+use super::dynamic::DynamicValues;
+use super::flag::IMPOSSIBLE_FLAG;
 use super::policy::Policies;
 use super::push::PushMessage;
 use super::submission::{KeyIdx, Submission};
@@ -14,8 +15,8 @@ use super::uid_index::UidIndex;
 use super::user::{FlagRef, SubIdx, User};
 pub use crate::rows::RowProblem;
 use crate::rows::{
-    AnnouncementRow, ChallengeRow, GamePolicyRow, SubmissionRow, Tables, TriggerRow,
-    UserProfileRow, UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, GamePolicyRow, SubmissionRow, Tables,
+    TriggerRow, UserProfileRow, UserRow,
 };
 use crate::rules::{self, BoardKind};
 use serde_json::json;
@@ -24,21 +25,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Settings the game needs from outside the rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GameOptions {
     /// Uids of admins (they see hidden challenges and admin badges).
     pub admins: HashSet<i64>,
-    /// Generator of `dynamic` flags.
-    pub dynamic_flags: DynamicFlagsHandle,
-}
-
-impl Default for GameOptions {
-    fn default() -> Self {
-        GameOptions {
-            admins: HashSet::new(),
-            dynamic_flags: Arc::new(NoDynamicFlags),
-        }
-    }
 }
 
 /// The whole in-RAM state of a contest.
@@ -62,6 +52,8 @@ pub struct Game {
     user_by_id: UidIndex,
     user_by_auth_token: HashMap<String, UserIdx>,
     profiles: HashMap<i64, UserProfileRow>,
+    /// Generated values of dynamic flags (raw inputs, like the rows).
+    dynamic: DynamicValues,
     /// Submissions in id order.
     pub submissions: Vec<Submission>,
     /// Boards in `rules::BOARDS` order.
@@ -111,6 +103,7 @@ impl Game {
             user_by_id: UidIndex::default(),
             user_by_auth_token: HashMap::new(),
             profiles: HashMap::new(),
+            dynamic: DynamicValues::default(),
             submissions: Vec::new(),
             boards: rules::BOARDS.iter().map(Board::new).collect(),
             problems: Vec::new(),
@@ -128,6 +121,7 @@ impl Game {
             user_profile,
             user,
             announcement,
+            dynamic_flag,
             ..
         } = tables;
         game.set_triggers(trigger);
@@ -137,6 +131,7 @@ impl Game {
         announcement::sort_newest_first(&mut game.announcements);
         game.profiles = user_profile.into_iter().map(|p| (p.id, p)).collect();
         game.set_users(user);
+        game.dynamic = DynamicValues::new(dynamic_flag);
         game.replay_submissions(submissions);
         game
     }
@@ -382,7 +377,9 @@ impl Game {
             .map_or(0, |f| sub.gained(self.flag(f).cur_score))
     }
 
-    /// The correct value of a flag for a user (derived, then cached).
+    /// The correct value of a flag for a user (derived, then cached): the one accessor for
+    /// every flag type, dynamic ones included. A dynamic flag whose value is not stored
+    /// yet (or whose generator failed) is [`IMPOSSIBLE_FLAG`], which no input matches.
     pub fn correct_flag(&mut self, user: UserIdx, f: FlagRef) -> &str {
         let cached = self.users[user as usize]
             .correct_flags
@@ -394,27 +391,91 @@ impl Game {
                 let uid = self.users[user as usize].row.id;
                 let ch = &self.challenges[f.chall as usize];
                 let spec = &ch.flags[f.flag as usize].spec;
-                let value = spec
-                    .correct_value(
-                        &ch.row.key,
-                        f.flag as usize,
-                        uid,
-                        self.options.dynamic_flags.as_ref(),
-                    )
-                    .unwrap_or_else(|e| {
+                let dynamic = spec.generator().and_then(|generator| {
+                    self.dynamic
+                        .value(uid, &ch.row.key, f.flag as usize, generator)
+                });
+                let value = match spec.correct_value(&ch.row.key, uid, dynamic) {
+                    Ok(v) => v,
+                    // Not cached: the value may be stored later.
+                    Err(_) if spec.generator().is_some() => return IMPOSSIBLE_FLAG,
+                    Err(e) => {
                         tracing::error!(
                             "cannot derive flag {}#{} for U#{uid}: {e}",
                             ch.row.key,
                             f.flag + 1
                         );
                         IMPOSSIBLE_FLAG.to_owned()
-                    });
+                    }
+                };
                 let cache = &mut self.users[user as usize].correct_flags;
                 cache.push((f, value.into()));
                 cache.len() - 1
             }
         };
         &self.users[user as usize].correct_flags[pos].1
+    }
+
+    /// The stored generated value of flag `flag_idx` of challenge `key` for `uid`, if it
+    /// was made by the flag's current generator (`None` for other flag types).
+    pub fn dynamic_value(&self, uid: i64, key: &str, flag_idx: usize) -> Option<&str> {
+        let spec = &self.challenge(key)?.flags.get(flag_idx)?.spec;
+        self.dynamic.value(uid, key, flag_idx, spec.generator()?)
+    }
+
+    /// The stored row of a dynamic flag value, whatever generator made it.
+    pub fn dynamic_flag_row(
+        &self,
+        uid: i64,
+        key: &str,
+        flag_idx: usize,
+    ) -> Option<&DynamicFlagRow> {
+        self.dynamic.row(uid, key, flag_idx)
+    }
+
+    /// Indexes of the dynamic flags of challenge `key` whose value for `uid` is not stored.
+    pub fn missing_dynamic_flags(&self, uid: i64, key: &str) -> Vec<usize> {
+        let Some(ch) = self.challenge(key) else {
+            return Vec::new();
+        };
+        ch.flags
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| {
+                f.spec
+                    .generator()
+                    .is_some_and(|g| self.dynamic.value(uid, key, *i, g).is_none())
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Number of stored dynamic flag values.
+    pub fn dynamic_value_count(&self) -> usize {
+        self.dynamic.len()
+    }
+
+    /// Stores a generated value (the `dynamic_flag` row) and, when the user already made
+    /// submissions to that challenge, judges them again so that the live state equals a
+    /// full rebuild.
+    pub fn set_dynamic_flag(&mut self, row: DynamicFlagRow) {
+        let uid = row.user_id;
+        let key = row.challenge_key.clone();
+        self.dynamic.insert(row);
+        let Some(user) = self.user_idx(uid) else {
+            return;
+        };
+        if let Some(chall) = self.chall_idx(&key) {
+            self.users[user as usize]
+                .correct_flags
+                .retain(|(f, _)| f.chall != chall);
+        }
+        let submitted_before = self
+            .submissions_newest_first(user)
+            .any(|s| self.submission_key(&self.submissions[s as usize]) == key);
+        if submitted_before {
+            self.rebuild_scoreboard();
+        }
     }
 
     // -----------------------------------------------------------------------------------

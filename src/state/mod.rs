@@ -7,6 +7,7 @@ pub mod answers;
 pub mod board;
 pub mod challenge;
 pub mod change;
+pub mod dynamic;
 pub mod flag;
 pub mod game;
 pub mod police;

@@ -3,8 +3,8 @@
 
 use super::db::{Tx, Val};
 use super::tables::TableRow;
-use super::{found, insert_sql, link_profile, Context, Result, Store};
-use crate::rows::{FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
+use super::{found, insert_sql, link_profile, update_sql, Context, Result, Store};
+use crate::rows::{DynamicFlagRow, FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
 
 /// An open transaction collecting writes; nothing is visible before [`WriteBatch::commit`].
 pub struct WriteBatch {
@@ -45,6 +45,26 @@ impl WriteBatch {
         self.insert_new(row).await
     }
 
+    /// Replaces every column of the row with the same id.
+    async fn update_row<T: TableRow>(&mut self, row: &T) -> Result<()> {
+        let (sql, vals) = update_sql(self.tx.engine(), row);
+        let n = self
+            .tx
+            .exec(&sql, &vals)
+            .await
+            .ctx(|| format!("updating row {} of table `{}`", row.id(), T::TABLE))?;
+        found(n, T::TABLE, row.id())
+    }
+
+    /// Stores a generated dynamic flag value: inserted when its `id` is 0, else the row
+    /// with that id is replaced (a new generator made it again). Returns the id.
+    pub async fn put_dynamic_flag(&mut self, row: &DynamicFlagRow) -> Result<i64> {
+        if row.id == 0 {
+            return self.insert_new(row).await;
+        }
+        self.update_row(row).await.map(|()| row.id)
+    }
+
     /// Inserts a user and its first profile and links them; returns `(user_id, profile_id)`.
     pub async fn insert_user(
         &mut self,
@@ -75,25 +95,7 @@ impl WriteBatch {
 
     /// Replaces a user row (every column) by its id.
     pub async fn update_user(&mut self, user: &UserRow) -> Result<()> {
-        let e = self.tx.engine();
-        let sets: Vec<String> = UserRow::COLUMNS[1..]
-            .iter()
-            .map(|c| format!("{} = ?", e.quote(c)))
-            .collect();
-        let sql = e.sql(&format!(
-            "UPDATE {} SET {} WHERE id = ?",
-            e.quote(UserRow::TABLE),
-            sets.join(", ")
-        ));
-        let mut vals = user.values();
-        vals.remove(0);
-        vals.push(Val::Int(user.id));
-        let n = self
-            .tx
-            .exec(&sql, &vals)
-            .await
-            .ctx(|| format!("updating user {}", user.id))?;
-        found(n, "user", user.id)
+        self.update_row(user).await
     }
 
     /// Ends the batch without writing anything.

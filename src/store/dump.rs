@@ -32,7 +32,13 @@ pub(super) async fn first_non_empty(tx: &mut Tx) -> Result<Option<&'static str>>
 async fn delete_all(tx: &mut Tx) -> Result<()> {
     let e = tx.engine();
     let what = |t: &str| format!("deleting the rows of table `{t}`");
-    for t in ["log", "feedback", "submission", "announcement"] {
+    for t in [
+        "log",
+        "feedback",
+        "submission",
+        "announcement",
+        "dynamic_flag",
+    ] {
         tx.exec(&format!("DELETE FROM {}", e.quote(t)), &[])
             .await
             .ctx(|| what(t))?;
@@ -172,6 +178,7 @@ impl Store {
         insert_rows(&mut tx, &t.announcement, unchanged).await?;
         insert_rows(&mut tx, &t.feedback, unchanged).await?;
         insert_rows(&mut tx, &t.log, unchanged).await?;
+        insert_rows(&mut tx, &t.dynamic_flag, unchanged).await?;
         bump_counters(&mut tx).await?;
         tx.commit().await.ctx(|| "importing a dump: commit".into())
     }

@@ -251,6 +251,7 @@ impl Store {
             announcement: load_table(&mut tx, &mut problems).await?,
             feedback: load_table(&mut tx, &mut problems).await?,
             log: load_table(&mut tx, &mut problems).await?,
+            dynamic_flag: load_table(&mut tx, &mut problems).await?,
         };
         tx.commit().await.ctx(|| "loading the database".into())?;
         Ok((tables, problems))
@@ -410,19 +411,7 @@ impl Store {
 
     /// Replaces every column of the row with the same id.
     async fn update_row<T: TableRow>(&self, row: &T) -> Result<()> {
-        let e = self.engine();
-        let sets: Vec<String> = T::COLUMNS[1..]
-            .iter()
-            .map(|c| format!("{} = ?", e.quote(c)))
-            .collect();
-        let sql = e.sql(&format!(
-            "UPDATE {} SET {} WHERE id = ?",
-            e.quote(T::TABLE),
-            sets.join(", ")
-        ));
-        let mut vals = row.values();
-        vals.remove(0);
-        vals.push(Val::Int(row.id()));
+        let (sql, vals) = update_sql(self.engine(), row);
         let n = self
             .pools
             .exec(&sql, &vals)
@@ -473,6 +462,23 @@ fn insert_sql<T: TableRow>(e: db::Engine, mut vals: Vec<Val<'_>>) -> (String, Ve
         cols.join(", "),
         marks.join(", ")
     );
+    (sql, vals)
+}
+
+/// `UPDATE` of every column but `id` of the row with `row`'s id, and its values.
+fn update_sql<T: TableRow>(e: db::Engine, row: &T) -> (String, Vec<Val<'_>>) {
+    let sets: Vec<String> = T::COLUMNS[1..]
+        .iter()
+        .map(|c| format!("{} = ?", e.quote(c)))
+        .collect();
+    let sql = e.sql(&format!(
+        "UPDATE {} SET {} WHERE id = ?",
+        e.quote(T::TABLE),
+        sets.join(", ")
+    ));
+    let mut vals = row.values();
+    vals.remove(0);
+    vals.push(Val::Int(row.id()));
     (sql, vals)
 }
 

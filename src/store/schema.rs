@@ -233,7 +233,27 @@ const TABLES: &[Table] = &[
         ],
         fks: &[],
     },
+    Table {
+        name: "dynamic_flag",
+        cols: &[
+            c("id", Ty::Id),
+            c("user_id", Ty::IdRef),
+            c("challenge_key", Ty::Varchar(32)),
+            c("flag_idx", Ty::Int),
+            c("generator", Ty::Text),
+            c("value", Ty::Text),
+            c("timestamp_ms", Ty::BigInt),
+        ],
+        fks: &[Fk {
+            column: "user_id",
+            target: "user",
+        }],
+    },
 ];
+
+/// Column sets that are unique together, per table: one generated value per user and flag.
+const UNIQUE_TOGETHER: &[(&str, &[&str])] =
+    &[("dynamic_flag", &["user_id", "challenge_key", "flag_idx"])];
 
 /// The foreign key that closes the user ⇄ user_profile cycle.
 const CYCLE_FK: Fk = Fk {
@@ -283,6 +303,10 @@ fn create_table(e: Engine, t: &Table) -> String {
             s.push_str(&format!(" REFERENCES {}(id)", e.quote(CYCLE_FK.target)));
         }
         parts.push(s);
+    }
+    for (_, cols) in UNIQUE_TOGETHER.iter().filter(|(name, _)| *name == t.name) {
+        let cols: Vec<String> = cols.iter().map(|c| e.quote(c)).collect();
+        parts.push(format!("UNIQUE ({})", cols.join(", ")));
     }
     for fk in t.fks {
         parts.push(format!(
@@ -345,6 +369,18 @@ async fn migration_1(pools: &Pools) -> Result<(), sqlx::Error> {
             e.quote(CYCLE_FK.column),
             e.quote(CYCLE_FK.target)
         );
+        pools.exec(&sql, &[]).await?;
+    }
+    Ok(())
+}
+
+/// Adds the `dynamic_flag` table (generated values of dynamic flags) to an older schema.
+async fn migration_3(pools: &Pools) -> Result<(), sqlx::Error> {
+    let e = pools.engine();
+    if let Some(t) = TABLES.iter().find(|t| t.name == "dynamic_flag") {
+        pools.exec(&create_table(e, t), &[]).await?;
+    }
+    for sql in create_indexes(e) {
         pools.exec(&sql, &[]).await?;
     }
     Ok(())
@@ -443,7 +479,7 @@ async fn migration_2(pools: &Pools) -> Result<(), sqlx::Error> {
 }
 
 /// The latest schema version this build knows.
-pub const LATEST_VERSION: i64 = 2;
+pub const LATEST_VERSION: i64 = 3;
 
 /// Brings the schema up to date; returns how many migrations ran (0 when up to date).
 pub(crate) async fn migrate(pools: &Pools) -> Result<usize, StoreError> {
@@ -486,6 +522,11 @@ pub(crate) async fn migrate(pools: &Pools) -> Result<usize, StoreError> {
             migration_2(pools)
                 .await
                 .ctx(|| "schema migration 2 (the table of committed action ids)".into())?;
+        }
+        if version == 3 {
+            migration_3(pools)
+                .await
+                .ctx(|| "schema migration 3 (the dynamic_flag table)".into())?;
         }
         let sql = e.sql(&format!(
             "INSERT INTO {} (version, applied_ms) VALUES (?, ?)",

@@ -47,6 +47,7 @@ pub(super) fn load_game_streaming(
             user_profile: load_table(&tx, &mut problems)?,
             user: load_table(&tx, &mut problems)?,
             announcement: load_table(&tx, &mut problems)?,
+            dynamic_flag: load_table(&tx, &mut problems)?,
             ..Tables::default()
         };
         if tables.send(Ok((small, problems))).is_err() {
@@ -105,6 +106,7 @@ pub(super) fn load_all(path: &Path) -> LoadResult {
         announcement: load_table(&tx, &mut problems)?,
         feedback: load_table(&tx, &mut problems)?,
         log: load_table(&tx, &mut problems)?,
+        dynamic_flag: load_table(&tx, &mut problems)?,
     };
     tx.commit().map_err(ctx("ending the read transaction"))?;
     Ok((tables, problems))

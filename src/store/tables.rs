@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::db::{ColResult, RowGet, Val};
 use crate::rows::{
-    AnnouncementRow, ChallengeRow, FeedbackRow, GamePolicyRow, LogRow, SubmissionRow, TriggerRow,
-    UserProfileRow, UserRow,
+    AnnouncementRow, ChallengeRow, DynamicFlagRow, FeedbackRow, GamePolicyRow, LogRow,
+    SubmissionRow, TriggerRow, UserProfileRow, UserRow,
 };
 
 /// A row type stored in one table. `COLUMNS[0]` is always `id`.
@@ -370,6 +370,44 @@ impl TableRow for LogRow {
             Val::Text(&self.process),
             Val::Text(&self.module),
             Val::Text(&self.message),
+        ]
+    }
+}
+
+impl TableRow for DynamicFlagRow {
+    const TABLE: &'static str = "dynamic_flag";
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "user_id",
+        "challenge_key",
+        "flag_idx",
+        "generator",
+        "value",
+        "timestamp_ms",
+    ];
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn decode(r: &dyn RowGet) -> Result<Self, String> {
+        Ok(DynamicFlagRow {
+            id: col(r.int(0), "id")?,
+            user_id: col(r.int(1), "user_id")?,
+            challenge_key: col(r.text(2), "challenge_key")?,
+            flag_idx: col(r.int(3), "flag_idx")?,
+            generator: col(r.text(4), "generator")?,
+            value: col(r.text(5), "value")?,
+            timestamp_ms: col(r.int(6), "timestamp_ms")?,
+        })
+    }
+    fn values(&self) -> Vec<Val<'_>> {
+        vec![
+            Val::Int(self.id),
+            Val::Int(self.user_id),
+            Val::Text(&self.challenge_key),
+            Val::Int(self.flag_idx),
+            Val::Text(&self.generator),
+            Val::Text(&self.value),
+            Val::Int(self.timestamp_ms),
         ]
     }
 }

@@ -69,7 +69,6 @@ pub const STALE_READS_LIMIT: Duration = Duration::from_secs(60);
 pub fn game_options(shared: &WorkerShared) -> GameOptions {
     GameOptions {
         admins: shared.config.admin.uids.iter().copied().collect(),
-        ..GameOptions::default()
     }
 }
 

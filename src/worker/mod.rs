@@ -1,8 +1,10 @@
 //! The worker: a full copy of the game state that follows the reducer's events and serves
 //! the player HTTP API and WebSocket push from RAM, forwarding actions to the reducer.
 
+pub mod dynamic;
 pub mod follow;
 pub mod http;
+pub mod pregenerate;
 
 use crate::config::Config;
 use crate::glitter::{Action, ActionClient, ActionReply, GlitterError};
@@ -98,6 +100,8 @@ pub struct WorkerShared {
     pub notifier: Arc<crate::notify::Notifier>,
     /// Watches the followed game (the police), when set.
     observer: std::sync::OnceLock<Arc<dyn follow::FollowObserver>>,
+    /// Runs the generators of dynamic flags and attachments (shared in the process).
+    pub generators: Arc<crate::generator::Generators>,
 }
 
 /// Event latency figures over one heartbeat period.
@@ -127,6 +131,7 @@ impl WorkerShared {
         actions: ActionClient,
     ) -> WorkerShared {
         WorkerShared {
+            generators: crate::generator::Generators::shared(&config),
             index,
             name,
             game: RwLock::new(None),

@@ -117,6 +117,11 @@ impl Panel {
         format!("auth_token={auth}; admin_2fa={twofa}")
     }
 
+    /// The panel's attachment directory.
+    pub fn attachments(&self) -> std::path::PathBuf {
+        self.config.paths.attachments.clone()
+    }
+
     /// The auth token of `uid`.
     pub fn token(&self, uid: i64) -> String {
         self.tokens.get(&uid).cloned().unwrap_or_default()

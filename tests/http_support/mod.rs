@@ -40,7 +40,6 @@ pub fn build_game(tables: Tables) -> Game {
     let tick = Timeline::new(tables.trigger.clone()).tick_at(now_ms() / 1000);
     let options = GameOptions {
         admins: [1].into_iter().collect(),
-        ..GameOptions::default()
     };
     let game = Game::build(tables, tick, options);
     assert!(game.problems.is_empty(), "bad rows: {:?}", game.problems);

@@ -1,10 +1,12 @@
-//! `GET /service/attachment/<key>/<filename>`: a challenge's static attachment for a player
-//! who may see it, from the attachment directory (never outside it) or via X-Accel-Redirect.
+//! `GET /service/attachment/<key>/<filename>`: a challenge's attachment for a player who may
+//! see it — static, or generated for that player on first download and cached — from the
+//! attachment directory (never outside it) or via X-Accel-Redirect.
 
 use super::anticheat::{self, Trace};
 use super::reply::{text, Answer};
 use super::request::{viewer, Session};
 use super::HttpState;
+use crate::safe_path::{relative_path, resolve_inside};
 use crate::state::user::User;
 use crate::state::Game;
 use axum::body::Body;
@@ -14,7 +16,6 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::{Component, PathBuf};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokio::io::AsyncReadExt;
@@ -26,8 +27,8 @@ const CHUNK_BYTES: usize = 64 * 1024;
 enum Serve {
     /// A file under the attachment directory, by its relative path.
     Static(String),
-    /// A per-user generated file (not supported yet).
-    Dynamic,
+    /// A per-user file made by the generator in this folder, for this uid.
+    Dynamic { module: String, uid: i64 },
 }
 
 type Refusal = (StatusCode, &'static str);
@@ -83,7 +84,14 @@ fn decide(
             .and_then(Value::as_str)
             .map(|p| Serve::Static(p.to_owned()))
             .ok_or(not_found),
-        Some("dyn_attachment") => Ok(Serve::Dynamic),
+        Some("dyn_attachment") => action
+            .get("module_path")
+            .and_then(Value::as_str)
+            .map(|m| Serve::Dynamic {
+                module: m.to_owned(),
+                uid: user.id(),
+            })
+            .ok_or(not_found),
         _ => Err(not_found),
     }
 }
@@ -115,23 +123,19 @@ pub(super) async fn download(
     match decided.map(|(d, _)| d) {
         None => text(StatusCode::FORBIDDEN, "服务暂时不可用"),
         Some(Err((status, msg))) => text(status, msg),
-        Some(Ok(Serve::Dynamic)) => text(StatusCode::NOT_FOUND, "附件生成暂不支持"),
+        Some(Ok(Serve::Dynamic { module, uid })) => {
+            match st
+                .shared
+                .dynamic_attachment(uid, &key, &module, false)
+                .await
+            {
+                Ok(rel) => send_file(&st, &key, &rel.to_string_lossy()).await,
+                // Already logged with the challenge, folder and uid.
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "附件暂时不可用"),
+            }
+        }
         Some(Ok(Serve::Static(rel))) => send_file(&st, &key, &rel).await,
     }
-}
-
-/// `rel` as a path inside the attachment directory: only plain names, no `..`, no root.
-pub(super) fn relative_path(rel: &str) -> Option<PathBuf> {
-    let path = std::path::Path::new(rel);
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    (!out.as_os_str().is_empty()).then_some(out)
 }
 
 /// Percent-encodes a relative path for a URL, keeping the slashes between its parts.
@@ -214,11 +218,10 @@ fn open_inside(
     rel: &std::path::Path,
 ) -> Result<(std::fs::File, u64), Refusal> {
     let missing = (StatusCode::NOT_FOUND, "附件不存在");
-    let base = base.canonicalize().map_err(|_| missing)?;
-    let full = base.join(rel).canonicalize().map_err(|_| missing)?;
-    if !full.starts_with(&base) {
-        return Err((StatusCode::FORBIDDEN, "附件路径无效"));
+    if !base.join(rel).exists() {
+        return Err(missing);
     }
+    let full = resolve_inside(base, rel).map_err(|_| (StatusCode::FORBIDDEN, "附件路径无效"))?;
     let file = std::fs::File::open(&full).map_err(|_| missing)?;
     let meta = file.metadata().map_err(|_| missing)?;
     if !meta.is_file() {
@@ -230,17 +233,6 @@ fn open_inside(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_plain_relative_paths_pass() {
-        assert_eq!(relative_path("a/b.txt"), Some(PathBuf::from("a/b.txt")));
-        assert_eq!(relative_path("./a.txt"), Some(PathBuf::from("a.txt")));
-        assert_eq!(relative_path("../a.txt"), None);
-        assert_eq!(relative_path("a/../../b"), None);
-        assert_eq!(relative_path("/etc/passwd"), None);
-        assert_eq!(relative_path(""), None);
-        assert_eq!(relative_path("."), None);
-    }
 
     #[test]
     fn url_paths_are_percent_encoded() {

@@ -272,6 +272,11 @@ async fn submit_flag(
         Ok(uid) => uid,
         Err(a) => return a,
     };
+    // A dynamic flag not generated yet is made now: only this player waits for it, and
+    // the flag is judged on its real value (a failure is logged and explained).
+    st.shared
+        .ensure_dynamic_flags(uid, &req.challenge_key, false)
+        .await;
     let mut meta = Map::new();
     if let Some(ip) = &trace.client.ip {
         meta.insert("ip".into(), json!(ip));
