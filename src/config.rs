@@ -12,6 +12,8 @@ use base64::Engine as _;
 use rand::RngCore;
 
 mod oauth;
+mod ops;
+pub use ops::{CtftimeConfig, MetricsConfig};
 pub use oauth::{
     CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
     OidcConfig, ProxyRule, TokenAuth,
@@ -238,6 +240,10 @@ pub struct Config {
     pub http_client: HttpClientConfig,
     /// `[oauth.*]`: the login providers; each is enabled by its section.
     pub oauth: OAuthConfig,
+    /// `[metrics]`: Prometheus metrics.
+    pub metrics: MetricsConfig,
+    /// `[ctftime]`: the CTFtime scoreboard feed.
+    pub ctftime: CtftimeConfig,
 }
 
 /// The type a key takes; decides how an environment string is read.
@@ -309,6 +315,8 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
     ("oauth.carsi", oauth::CARSI_KEYS),
     ("oauth.iaaa", oauth::IAAA_KEYS),
     ("oauth.oidc", oauth::OIDC_KEYS),
+    ("metrics", ops::METRICS_KEYS),
+    ("ctftime", ops::CTFTIME_KEYS),
 ];
 
 /// Sections nested one level under a table (`[oauth.github]` is section `oauth.github`).
@@ -781,6 +789,8 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         },
         http_client: oauth::http_client(&v)?,
         oauth: oauth::providers(&v)?,
+        metrics: ops::metrics(&v)?,
+        ctftime: ops::ctftime(&v)?,
     };
     Ok(Parsed {
         config,

@@ -25,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod glitter;
 pub mod logging;
+pub mod metrics;
 pub mod reducer;
 pub mod rows;
 pub mod rules;

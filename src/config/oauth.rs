@@ -304,7 +304,7 @@ impl Values {
             })
     }
 
-    fn str_list(
+    pub(super) fn str_list(
         &self,
         section: &str,
         key: &str,

@@ -85,7 +85,9 @@ async fn load(
     state_counter: u64,
     tick: i64,
 ) -> anyhow::Result<()> {
+    let started = Instant::now();
     let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
+    shared.metrics.load_seconds.observe_duration(started.elapsed());
     shared.install(game, state_counter);
     tracing::info!("{}: serving at state counter {state_counter}", shared.name);
     Ok(())
@@ -141,6 +143,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
                 None => return false,
             }
             shared.set_applied(counter);
+            shared.metrics.events_applied.inc();
             if event.sent_us > 0 {
                 shared.record_latency(crate::reducer::now_us().saturating_sub(event.sent_us));
             }
@@ -161,7 +164,9 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        shared.write(|g| *g = None);
+        if shared.write(|g| g.take()).is_some() {
+            shared.metrics.resyncs.inc();
+        }
         let mut subscriber = match EventSubscriber::connect(&event_addr).await {
             Ok(s) => s,
             Err(e) => {
@@ -191,7 +196,14 @@ pub async fn run(
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => tracker.check_timeout(Instant::now()),
                 event = subscriber.recv() => match event {
-                    Ok(event) => Some(tracker.on_event(event, Instant::now())),
+                    Ok(event) => {
+                        // A SYNC follows every batch's events: once it is processed, a
+                        // worker in step has applied everything up to its counter.
+                        if event.kind == EventKind::Sync {
+                            shared.metrics.reducer_counter.store(event.state_counter, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Some(tracker.on_event(event, Instant::now()))
+                    }
                     Err(e) => {
                         tracing::warn!("{}: event stream failed: {e}; reconnecting", shared.name);
                         continue 'connect;

@@ -54,6 +54,8 @@ pub struct WorkerShared {
     pub ws: WsStats,
     /// Event latencies (publish → applied here, µs) since the last heartbeat.
     latencies: std::sync::Mutex<Vec<u64>>,
+    /// Prometheus metrics of this worker.
+    pub metrics: crate::metrics::worker::WorkerMetrics,
 }
 
 /// Event latency figures over one heartbeat period.
@@ -92,6 +94,7 @@ impl WorkerShared {
             pushes: broadcast::channel(1024).0,
             ws: WsStats::default(),
             latencies: std::sync::Mutex::new(Vec::new()),
+            metrics: crate::metrics::worker::WorkerMetrics::new(),
         }
     }
 
@@ -126,7 +129,10 @@ impl WorkerShared {
     /// Forwards an action to the reducer, then waits until this worker has applied the
     /// resulting change, so that the caller reads its own write.
     pub async fn perform(&self, action: Action) -> Result<ActionReply, PerformError> {
-        let reply = self.actions.call(action).await?;
+        self.metrics.actions_sent.inc();
+        let reply = self.actions.call(action).await.inspect_err(|_| {
+            self.metrics.glitter_errors.inc();
+        })?;
         let target = reply.state_counter;
         let mut rx = self.applied.subscribe();
         let applied = tokio::time::timeout(READ_YOUR_WRITES_TIMEOUT, async {
@@ -135,12 +141,16 @@ impl WorkerShared {
         .await;
         match applied {
             Ok(true) => Ok(reply),
-            _ => Err(PerformError::NotApplied(READ_YOUR_WRITES_TIMEOUT)),
+            _ => Err({
+                self.metrics.glitter_errors.inc();
+                PerformError::NotApplied(READ_YOUR_WRITES_TIMEOUT)
+            }),
         }
     }
 
     /// Records the latency of one applied event (bounded: old figures are dropped).
     pub(crate) fn record_latency(&self, us: u64) {
+        self.metrics.event_lag.observe(us as f64 / 1e6);
         let mut l = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
         if l.len() < 100_000 {
             l.push(us);
