@@ -9,6 +9,7 @@
 mod auth;
 mod crud;
 mod files;
+mod ops;
 mod players;
 mod status;
 mod tools;
@@ -136,12 +137,20 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .with_state(admin.clone());
     let prefix = admin.config.admin.url_prefix.clone();
     let home = prefix.clone();
-    Router::new()
+    let router = Router::new()
         .route(
             &format!("{prefix}/"),
             get(move || async move { Redirect::permanent(&home) }),
         )
         .nest(&prefix, inner)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz).with_state(admin.clone()));
+    if admin.config.metrics.enabled {
+        let path = admin.config.metrics.path.clone();
+        router.route(&path, get(ops::metrics).with_state(admin))
+    } else {
+        router
+    }
 }
 
 /// Serves the panel on `listener` until `shutdown` flips to true; starts the replica.
@@ -180,6 +189,8 @@ pub async fn serve(
         tracing::info!("admin panel on http://{addr}{}/", config.admin.url_prefix);
     }
     let mut stop = shutdown;
+    // The peer address decides who may read /metrics.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -65,6 +65,7 @@ pub async fn run_batch<'a>(
             actions.len()
         );
         r.counter = counter_before;
+        r.metrics.batches_failed.inc();
         if let Err(e) = reload(r).await {
             tracing::error!("reducer: cannot reload the game after a failed batch: {e:#}");
         }
@@ -132,6 +133,9 @@ async fn run_one(
             let id = row.id;
             let counter = stage(r, Change::NewSubmission { row }, events);
             let verdict = r.game.submission_verdict(id);
+            if let Some(s) = r.game.submission_by_id(id) {
+                r.metrics.submission(s.matched.is_some(), s.duplicate);
+            }
             Ok(Ok(ActionReply {
                 error_msg: verdict.map(str::to_owned),
                 state_counter: counter,

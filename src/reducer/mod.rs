@@ -56,6 +56,8 @@ pub struct Reducer {
     pub signer: TokenSigner,
     /// Worker telemetry and liveness.
     pub health: Health,
+    /// Prometheus metrics, also read by the admin listener's `/metrics`.
+    pub metrics: Arc<crate::metrics::reducer::ReducerMetrics>,
 }
 
 impl std::fmt::Debug for Reducer {
@@ -94,6 +96,7 @@ impl Reducer {
             publisher,
             signer,
             health: Health::default(),
+            metrics: Arc::default(),
         };
         Ok((reducer, server))
     }
@@ -103,8 +106,14 @@ impl Reducer {
         let (kind, counter) = (event.kind, event.state_counter);
         let mut event = event.with_epoch(self.epoch);
         event.sent_us = now_us();
-        if let Err(e) = self.publisher.publish(&event).await {
-            tracing::error!("reducer: cannot publish {kind:?} #{counter}: {e}");
+        match self.publisher.publish(&event).await {
+            Ok(()) => {
+                self.metrics.events_published.inc();
+            }
+            Err(e) => {
+                self.metrics.glitter_errors.inc();
+                tracing::error!("reducer: cannot publish {kind:?} #{counter}: {e}");
+            }
         }
     }
 
@@ -112,6 +121,21 @@ impl Reducer {
     pub async fn publish_sync(&self) {
         self.publish(Event::sync(self.counter, self.game.cur_tick))
             .await;
+        self.update_gauges();
+    }
+
+    /// Copies the state's figures into the metrics (after every batch, edit and SYNC).
+    fn update_gauges(&self) {
+        let m = &self.metrics;
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        m.state_counter
+            .set(i64::try_from(self.counter).unwrap_or(i64::MAX));
+        m.users.set(n(self.game.users.len()));
+        m.game_submissions.set(n(self.game.submissions.len()));
+        m.challenges.set(n(self.game.challenges.len()));
+        m.tick.set(self.game.cur_tick);
+        m.workers_alive
+            .set(n(self.health.alive(Instant::now())));
     }
 
     /// Applies a committed change to the reducer's game and publishes it.
@@ -158,14 +182,28 @@ impl Reducer {
 
     /// Handles a burst of actions: one transaction, then replies and events.
     async fn handle_batch(&mut self, batch: Vec<(Action, Responder)>) {
+        let m = self.metrics.clone();
+        m.batch_size.observe(batch.len() as f64);
+        let failed_before = m.batches_failed.get();
+        let started = Instant::now();
         let outcomes = actions::run_batch(self, batch.iter().map(|(a, _)| a)).await;
+        m.commit_seconds.observe_duration(started.elapsed());
+        let failed = m.batches_failed.get() > failed_before;
         let published_up_to = self.counter;
-        for ((_, responder), outcome) in batch.into_iter().zip(outcomes) {
+        for ((action, responder), outcome) in batch.into_iter().zip(outcomes) {
+            use crate::metrics::reducer::ActionOutcome;
+            let counted = match (&outcome, failed) {
+                (_, true) => ActionOutcome::Failed,
+                (Ok(_), false) => ActionOutcome::Ok,
+                (Err(_), false) => ActionOutcome::Refused,
+            };
+            m.action(action_kind(&action), counted);
             let reply = match outcome {
                 Ok(reply) => reply,
                 Err(msg) => ActionReply::error(msg, published_up_to),
             };
             if let Err(e) = responder.reply(reply).await {
+                m.glitter_errors.inc();
                 tracing::warn!("reducer: cannot answer an action: {e}");
             }
         }
@@ -202,6 +240,7 @@ impl Reducer {
                             None => break,
                         }
                     }
+                    self.metrics.queue_depth.set(i64::try_from(server.queued()).unwrap_or(i64::MAX));
                     self.handle_batch(batch).await;
                 }
                 Some(request) = requests.recv() => match request {
@@ -223,6 +262,19 @@ impl Reducer {
                 _ = health_timer.tick() => self.health.check(Instant::now())?,
             }
         }
+    }
+}
+
+/// The label of an action in the metrics (one of `metrics::reducer::ACTION_KINDS`).
+pub fn action_kind(action: &Action) -> &'static str {
+    match action {
+        Action::SubmitFlag { .. } => "submit_flag",
+        Action::SubmitFeedback { .. } => "submit_feedback",
+        Action::UpdateProfile { .. } => "update_profile",
+        Action::AgreeTerm { .. } => "agree_term",
+        Action::RegisterUser { .. } => "register_user",
+        Action::WorkerHello { .. } => "worker_hello",
+        Action::WorkerHeartbeat { .. } => "worker_heartbeat",
     }
 }
 
