@@ -21,12 +21,14 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod archive;
 pub mod config;
 pub mod demo;
 pub mod glitter;
 pub mod logging;
 pub mod metrics;
 pub mod reducer;
+pub mod report;
 pub mod rows;
 pub mod rules;
 pub mod serve;

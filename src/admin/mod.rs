@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use auth::csrf_token;
+pub use files::resolve;
 pub use view::TimeZone;
 
 /// Everything a request handler of the panel needs.
