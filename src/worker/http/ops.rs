@@ -80,13 +80,10 @@ pub(super) async fn healthz(State(st): State<Arc<HttpState>>) -> Response {
 }
 
 /// Whether a worker can serve, and why not: it holds a game at the state counter the
-/// reducer last announced.
+/// reducer last announced (a game is only loaded on a SYNC, so one was seen).
 pub fn readiness(s: &WorkerSnapshot) -> Result<(), &'static str> {
     if !s.game_loaded {
         return Err("no game loaded: the worker is (re)synchronizing with the reducer");
-    }
-    if s.reducer_counter == 0 {
-        return Err("no SYNC from the reducer yet");
     }
     if s.applied_counter < s.reducer_counter {
         return Err("behind the reducer's state counter");
