@@ -132,6 +132,12 @@ async fn metrics_parse_and_move_with_actions() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["ready"], true, "{body}");
     }
+    // The status page draws its charts server-side: inline SVG, no script.
+    let (status, html) = p.get(1, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("<svg").count(), 2, "two charts");
+    assert!(html.contains("Submissions per minute") && html.contains("Solves per challenge"));
+    assert!(html.contains("Challenge Misc Static"), "a line per challenge in the legend");
     p.stop().await;
 }
 

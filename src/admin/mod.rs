@@ -7,6 +7,7 @@
 //! group moves, writeups, anti-cheat) and `files` (the four file managers).
 
 mod auth;
+mod charts;
 mod crud;
 mod files;
 mod ops;
