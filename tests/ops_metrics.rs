@@ -132,6 +132,28 @@ async fn metrics_parse_and_move_with_actions() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["ready"], true, "{body}");
     }
+    // Every metric the Grafana dashboard asks for exists on a worker or the reducer.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/grafana/gs-dashboard.json"
+    ))
+    .unwrap();
+    let names = regex::Regex::new(r"\b(gs|process)_[a-z_]+").unwrap();
+    let mut asked = 0;
+    for m in names.find_iter(&dashboard) {
+        let name = m.as_str();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        assert!(
+            [&w1, &r1].iter().any(|e| e.families.contains_key(family)),
+            "the dashboard asks for {name}, which no process exposes"
+        );
+        asked += 1;
+    }
+    assert!(asked > 20, "{asked}");
+
     // The status page draws its charts server-side: inline SVG, no script.
     let (status, html) = p.get(1, "").await;
     assert_eq!(status, 200);
