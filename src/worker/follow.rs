@@ -111,7 +111,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
         }
         EventKind::Push => {
             if let Some(p) = event.push {
-                let _ = shared.pushes.send(Arc::new(p));
+                shared.publish_push(p);
             }
             true
         }
@@ -133,7 +133,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
             match result {
                 Some(Ok(pushes)) => {
                     for p in pushes {
-                        let _ = shared.pushes.send(Arc::new(p));
+                        shared.publish_push(p);
                     }
                 }
                 // Already in the loaded snapshot (the load raced the event): nothing to do.

@@ -29,6 +29,7 @@
 mod anticheat;
 mod attachment;
 pub mod auth;
+mod compress;
 pub mod oauth;
 mod ops;
 mod push;
@@ -42,7 +43,6 @@ use super::WorkerShared;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use bytes::Bytes;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -67,8 +67,9 @@ pub struct HttpOptions {
     pub attachment_accel_url: Option<String>,
 }
 
-/// Serialized board answers: (board key, admin view) → (the render, its JSON text).
-type BoardCache = HashMap<(&'static str, bool), (Arc<Value>, Bytes)>;
+/// Serialized board answers: (board key, admin view) → (the render, its JSON text and
+/// the gzip of it).
+type BoardCache = HashMap<(&'static str, bool), (Arc<Value>, compress::Encoded)>;
 
 /// Everything the handlers share: the worker and the HTTP layer's own caches.
 #[derive(Debug)]
@@ -142,7 +143,10 @@ fn build(
             "/service/attachment/{key}/{filename}",
             get(attachment::download),
         )
-        .route("/service/template/{name}", get(template::template))
+        .route(
+            "/service/template/{name}",
+            get(template::template).layer(axum::middleware::from_fn(compress::negotiate)),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     let config = &state.shared.config;
