@@ -14,8 +14,10 @@ use rand::RngCore;
 mod generators;
 mod notify;
 mod oauth;
+mod ops;
 pub use generators::GeneratorsConfig;
 pub use notify::{NotifyConfig, PoliceConfig, LOG_LEVELS};
+pub use ops::{CtftimeConfig, MetricsConfig};
 pub use oauth::{
     CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
     OidcConfig, ProxyRule, TokenAuth,
@@ -253,6 +255,10 @@ pub struct Config {
     pub police: PoliceConfig,
     /// `[generators]`: running the generators of dynamic flags and attachments.
     pub generators: GeneratorsConfig,
+    /// `[metrics]`: Prometheus metrics.
+    pub metrics: MetricsConfig,
+    /// `[ctftime]`: the CTFtime scoreboard feed.
+    pub ctftime: CtftimeConfig,
 }
 
 /// The type a key takes; decides how an environment string is read.
@@ -327,6 +333,8 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
     ("notify", notify::NOTIFY_KEYS),
     ("police", notify::POLICE_KEYS),
     ("generators", generators::GENERATORS_KEYS),
+    ("metrics", ops::METRICS_KEYS),
+    ("ctftime", ops::CTFTIME_KEYS),
 ];
 
 /// Sections nested one level under a table (`[oauth.github]` is section `oauth.github`).
@@ -802,6 +810,8 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         notify: notify::notify(&v)?,
         police: notify::police(&v)?,
         generators: generators::generators(&v)?,
+        metrics: ops::metrics(&v)?,
+        ctftime: ops::ctftime(&v)?,
     };
     Ok(Parsed {
         config,

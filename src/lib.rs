@@ -24,14 +24,17 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod archive;
 pub mod config;
 pub mod demo;
 pub mod generator;
 pub mod glitter;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod police;
 pub mod reducer;
+pub mod report;
 pub mod rows;
 pub mod rules;
 pub mod safe_path;

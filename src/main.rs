@@ -58,6 +58,23 @@ enum Command {
     /// Per-user generated attachments and dynamic flags.
     #[command(subcommand)]
     Attachments(AttachmentsCommand),
+    /// Write the contest's archive (problem set, writeups, rankings as CSV, announcements).
+    Archive {
+        /// The folder to write (must be empty unless --force).
+        out_dir: PathBuf,
+        /// Render descriptions as this user sees them.
+        #[arg(long, default_value_t = 1, value_name = "UID")]
+        preview_uid: i64,
+        /// Write into a non-empty folder.
+        #[arg(long)]
+        force: bool,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Reports for the organizers, read from the database (works while the contest runs).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Print a new token-signing key pair.
     Keygen,
     /// Print the player token of a uid, signed with the configured key.
@@ -90,6 +107,76 @@ enum AttachmentsCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+}
+
+/// `gs report …`: each loads the game from the database (safe while the contest runs).
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// The first N of a score board with login properties and profile fields (TSV).
+    Top {
+        /// The score board.
+        #[arg(long, default_value = "score_all")]
+        board: String,
+        /// How many.
+        #[arg(short, long, default_value_t = 10)]
+        n: usize,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Login keys of enabled users whose score is above a minimum.
+    Active {
+        /// Only users with more than this score.
+        #[arg(long, default_value_t = 0)]
+        min_score: i64,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The top 10 of each category among the users of a group (TSV).
+    Category {
+        /// The group, e.g. pku.
+        #[arg(long)]
+        group: String,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Which users a flag text belongs to (TSV).
+    WhichFlag {
+        /// The challenge key.
+        #[arg(long)]
+        challenge: String,
+        /// The flag's index in the challenge (0 for the first).
+        #[arg(long, default_value_t = 0)]
+        flag_index: usize,
+        /// The flag text.
+        flag: String,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The writeups of the chosen uids (TSV).
+    Writeups {
+        /// User ids, comma separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        uids: Vec<i64>,
+        /// Shared options.
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+impl ReportCommand {
+    fn config(&self) -> &ConfigArg {
+        match self {
+            ReportCommand::Top { config, .. }
+            | ReportCommand::Active { config, .. }
+            | ReportCommand::Category { config, .. }
+            | ReportCommand::WhichFlag { config, .. }
+            | ReportCommand::Writeups { config, .. } => config,
+        }
+    }
 }
 
 /// `gs db …`
@@ -241,6 +328,52 @@ async fn run(command: Command) -> Result<()> {
             let config = Config::load(config.config.as_deref())?;
             let signer = gs::token::TokenSigner::from_seed(config.token_signing_seed());
             println!("{}", signer.sign(uid));
+            Ok(())
+        }
+        Command::Archive {
+            out_dir,
+            preview_uid,
+            force,
+            config,
+        } => {
+            let store = open(&config).await?;
+            let cfg = Config::load(config.config.as_deref())?;
+            let game = gs::serve::load_game(&store, None, gs::reducer::game_options(&cfg)).await?;
+            store.close().await;
+            let options = gs::archive::ArchiveOptions {
+                out_dir: out_dir.clone(),
+                preview_uid,
+                force,
+            };
+            let s = gs::archive::write_archive(&cfg, &game, gs::reducer::now_s(), &options)?;
+            eprintln!(
+                "archive written to {}: {} challenges, {} boards, {} attachments copied",
+                out_dir.display(),
+                s.challenges,
+                s.boards,
+                s.attachments
+            );
+            Ok(())
+        }
+        Command::Report(report) => {
+            let config = report.config();
+            let store = open(config).await?;
+            let cfg = Config::load(config.config.as_deref())?;
+            let game = gs::serve::load_game(&store, None, gs::reducer::game_options(&cfg)).await?;
+            store.close().await;
+            let text = match &report {
+                ReportCommand::Top { board, n, .. } => gs::report::top(&game, board, *n)?,
+                ReportCommand::Active { min_score, .. } => gs::report::active(&game, *min_score),
+                ReportCommand::Category { group, .. } => gs::report::category(&game, group)?,
+                ReportCommand::WhichFlag {
+                    challenge,
+                    flag_index,
+                    flag,
+                    ..
+                } => gs::report::which_flag(&game, challenge, *flag_index, flag)?,
+                ReportCommand::Writeups { uids, .. } => gs::report::writeups(&cfg, &game, uids)?,
+            };
+            print!("{text}");
             Ok(())
         }
         Command::Db(DbCommand::Migrate(c)) => {

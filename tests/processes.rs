@@ -1,7 +1,7 @@
 //! A reducer and two workers as separate OS processes over tcp:// glitter: an action
 //! through one worker is visible on the other within 50 ms; kill -9 and restart of the
 //! reducer makes both workers resynchronize and serve again within 3 s; a worker started
-//! late catches up.
+//! late catches up; `/readyz` flips to 503 while the workers have no game and back.
 
 mod cluster_support;
 mod common;
@@ -61,9 +61,17 @@ async fn reducer_and_two_workers_as_processes() {
     );
 
     // kill -9 the reducer, restart it: both workers serve actions again within 3 s.
+    for port in [w0, w1] {
+        assert_ready(&client, port, true, Duration::from_secs(5)).await;
+    }
     reducer.0.kill().expect("kill -9 the reducer");
     let _ = reducer.0.wait();
     drop(reducer);
+    // Readiness flips: without the reducer the workers drop their game and say so.
+    for port in [w0, w1] {
+        let body = assert_ready(&client, port, false, Duration::from_secs(10)).await;
+        assert_eq!(body["game_loaded"], false, "{body}");
+    }
     let _reducer = cluster.spawn(&["reducer"], "reducer2.log");
     let restarted = Instant::now();
     let quick = reqwest::Client::builder()
@@ -96,6 +104,9 @@ async fn reducer_and_two_workers_as_processes() {
         "both workers serve again {:?} after the reducer restarted",
         restarted.elapsed()
     );
+    for port in [w0, w1] {
+        assert_ready(&client, port, true, Duration::from_secs(5)).await;
+    }
 
     // A worker started late catches up: it answers exactly as the others.
     let _worker2 = cluster.spawn(&["worker", "--index", "2"], "worker2.log");

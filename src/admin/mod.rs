@@ -7,8 +7,10 @@
 //! group moves, writeups, anti-cheat) and `files` (the four file managers).
 
 mod auth;
+mod charts;
 mod crud;
 mod files;
+mod ops;
 mod players;
 mod police;
 mod status;
@@ -29,6 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use auth::csrf_token;
+pub use files::resolve;
 pub use view::TimeZone;
 
 /// Everything a request handler of the panel needs.
@@ -146,12 +149,20 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .with_state(admin.clone());
     let prefix = admin.config.admin.url_prefix.clone();
     let home = prefix.clone();
-    Router::new()
+    let router = Router::new()
         .route(
             &format!("{prefix}/"),
             get(move || async move { Redirect::permanent(&home) }),
         )
         .nest(&prefix, inner)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz).with_state(admin.clone()));
+    if admin.config.metrics.enabled {
+        let path = admin.config.metrics.path.clone();
+        router.route(&path, get(ops::metrics).with_state(admin))
+    } else {
+        router
+    }
 }
 
 /// Serves the panel on `listener` until `shutdown` flips to true; starts the replica.
@@ -190,6 +201,8 @@ pub async fn serve(
         tracing::info!("admin panel on http://{addr}{}/", config.admin.url_prefix);
     }
     let mut stop = shutdown;
+    // The peer address decides who may read /metrics.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -166,9 +166,13 @@ pub async fn page(
                 admin.shared.applied_counter().to_string(),
             ),
         ];
-        (by.into_values().collect::<Vec<_>>(), game)
+        let charts = vec![
+            super::charts::submissions_per_minute(g, &admin.tz),
+            super::charts::solves_per_challenge(g, &admin.tz),
+        ];
+        (by.into_values().collect::<Vec<_>>(), game, charts)
     });
-    let (groups, game) = counts.unwrap_or_default();
+    let (groups, game, charts) = counts.unwrap_or_default();
     let workers = admin
         .read_reducer(|r| {
             let now = std::time::Instant::now();
@@ -191,7 +195,7 @@ pub async fn page(
     let notify = notify_lines(&admin).await;
     let ctx = minijinja::context! {
         system => ser(system), features => ser(features), groups => ser(groups), game => ser(game),
-        workers => ser(workers), notify => ser(notify), msg => q.get("msg").cloned(),
+        workers => ser(workers), notify => ser(notify), msg => q.get("msg").cloned(), charts => charts,
     };
     admin.render(&v, "status.html", "Status", ctx)
 }

@@ -64,6 +64,11 @@ impl ActionServer {
         &self.guard.endpoint
     }
 
+    /// Actions received and waiting to be taken (the reducer's queue depth).
+    pub fn queued(&self) -> usize {
+        self.rx.len()
+    }
+
     /// The next action if one is already waiting (for batching), without waiting.
     pub fn try_recv(&mut self) -> Option<(Action, Responder)> {
         self.rx.try_recv().ok()

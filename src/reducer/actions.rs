@@ -109,6 +109,9 @@ pub(super) async fn run_one(
             let id = row.id;
             let counter = stage(r, Change::NewSubmission { row }, events);
             let verdict = r.game.submission_verdict(id);
+            if let Some(s) = r.game.submission_by_id(id) {
+                r.metrics.submission(s.matched.is_some(), s.duplicate);
+            }
             Ok(Ok(ActionReply {
                 error_msg: verdict.map(str::to_owned),
                 ..ActionReply::ok(counter)

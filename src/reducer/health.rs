@@ -49,6 +49,14 @@ impl Health {
         }
     }
 
+    /// Workers heard from within [`DEAD_AFTER`].
+    pub fn alive(&self, now: Instant) -> usize {
+        self.workers
+            .values()
+            .filter(|w| now.saturating_duration_since(w.last_seen) < DEAD_AFTER)
+            .count()
+    }
+
     /// Forgets the telemetry (admin button).
     pub fn clear(&mut self) {
         self.workers.clear();

@@ -68,6 +68,8 @@ pub struct Reducer {
     pub health: Health,
     /// Staff notifications of what the reducer sees once (feedback, log rows, tests).
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Prometheus metrics, also read by the admin listener's `/metrics`.
+    pub metrics: Arc<crate::metrics::reducer::ReducerMetrics>,
 }
 
 impl std::fmt::Debug for Reducer {
@@ -119,6 +121,7 @@ impl Reducer {
             signer,
             health: Health::default(),
             notifier,
+            metrics: Arc::default(),
         };
         Ok((reducer, server))
     }
@@ -126,11 +129,27 @@ impl Reducer {
     /// Publishes an event stamped with this reducer's epoch; a failure is logged.
     async fn publish(&self, event: Event) {
         self.broadcaster.publish(event).await;
+        self.metrics.events_published.inc();
     }
 
     /// Publishes the published counter and tick (workers resynchronize from it).
     pub async fn publish_sync(&self) {
         self.broadcaster.sync().await;
+        self.update_gauges();
+    }
+
+    /// Copies the state's figures into the metrics (after every batch, edit and SYNC).
+    fn update_gauges(&self) {
+        let m = &self.metrics;
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        m.state_counter
+            .set(i64::try_from(self.counter).unwrap_or(i64::MAX));
+        m.users.set(n(self.game.users.len()));
+        m.game_submissions.set(n(self.game.submissions.len()));
+        m.challenges.set(n(self.game.challenges.len()));
+        m.tick.set(self.game.cur_tick);
+        m.workers_alive
+            .set(n(self.health.alive(Instant::now())));
     }
 
     /// Applies a committed change to the reducer's game and publishes it.
@@ -177,11 +196,23 @@ impl Reducer {
 
     /// Handles a burst of actions: one transaction, then replies and events.
     async fn handle_batch(&mut self, batch: Vec<(Action, Responder)>) {
+        let m = self.metrics.clone();
+        m.batch_size.observe(batch.len() as f64);
+        let started = Instant::now();
         let items: Vec<batch::Item<'_>> = batch.iter().map(|(a, r)| (a, r.action_id())).collect();
         let replies = batch::run_batch(self, &items).await;
         drop(items);
-        for ((_, responder), reply) in batch.into_iter().zip(replies) {
+        m.commit_seconds.observe_duration(started.elapsed());
+        for ((action, responder), reply) in batch.into_iter().zip(replies) {
+            use crate::metrics::reducer::ActionOutcome;
+            let counted = match reply.error_msg.as_deref() {
+                None => ActionOutcome::Ok,
+                Some(batch::NOT_STORED) => ActionOutcome::Failed,
+                Some(_) => ActionOutcome::Refused,
+            };
+            m.action(action_kind(&action), counted);
             if let Err(e) = responder.reply(reply).await {
+                m.glitter_errors.inc();
                 tracing::warn!("reducer: cannot answer an action: {e}");
             }
         }
@@ -219,6 +250,7 @@ impl Reducer {
                             None => break,
                         }
                     }
+                    self.metrics.queue_depth.set(i64::try_from(server.queued()).unwrap_or(i64::MAX));
                     self.handle_batch(batch).await;
                 }
                 Some(request) = requests.recv() => match request {
@@ -239,6 +271,21 @@ impl Reducer {
                 _ = health_timer.tick() => self.health.check(Instant::now())?,
             }
         }
+    }
+}
+
+/// The label of an action in the metrics (one of `metrics::reducer::ACTION_KINDS`).
+pub fn action_kind(action: &Action) -> &'static str {
+    match action {
+        Action::SubmitFlag { .. } => "submit_flag",
+        Action::SubmitFeedback { .. } => "submit_feedback",
+        Action::UpdateProfile { .. } => "update_profile",
+        Action::AgreeTerm { .. } => "agree_term",
+        Action::RegisterUser { .. } => "register_user",
+        Action::WorkerHello { .. } => "worker_hello",
+        Action::WorkerHeartbeat { .. } => "worker_heartbeat",
+        Action::SetDynamicFlag { .. } => "set_dynamic_flag",
+        Action::FetchEvents { .. } => "fetch_events",
     }
 }
 

@@ -6,6 +6,7 @@ pub mod announcement;
 pub mod answers;
 pub mod board;
 pub mod challenge;
+pub mod ctftime;
 pub mod change;
 pub mod dynamic;
 pub mod flag;

@@ -192,6 +192,15 @@ impl Store {
         self.pools.engine()
     }
 
+    /// Runs `SELECT 1`: whether the database answers (for readiness checks).
+    pub async fn ping(&self) -> Result<()> {
+        self.pools
+            .exec("SELECT 1", &[])
+            .await
+            .map(|_| ())
+            .ctx(|| "the database does not answer".to_owned())
+    }
+
     /// Closes every connection; pending work finishes first.
     pub async fn close(&self) {
         self.pools.close().await

@@ -144,7 +144,9 @@ async fn load(
     state_counter: u64,
     tick: i64,
 ) -> anyhow::Result<()> {
+    let started = Instant::now();
     let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
+    shared.metrics.load_seconds.observe_duration(started.elapsed());
     shared.install_at(game, epoch, state_counter);
     shared
         .loads
@@ -249,6 +251,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
                 None => return false,
             }
             shared.set_applied(counter);
+            shared.metrics.events_applied.inc();
             if event.sent_us > 0 {
                 shared.record_latency(crate::reducer::now_us().saturating_sub(event.sent_us));
             }
@@ -301,6 +304,7 @@ pub async fn run(
                 STALE_READS_LIMIT.as_secs()
             );
             shared.drop_game();
+            shared.metrics.resyncs.inc();
         }
         let mut subscriber = match EventSubscriber::connect(&event_addr).await {
             Ok(s) => s,
@@ -330,7 +334,14 @@ pub async fn run(
                     decision => decision,
                 },
                 event = subscriber.recv() => match event {
-                    Ok(event) => Some(tracker.on_event(event, Instant::now())),
+                    Ok(event) => {
+                        // A SYNC follows every batch's events: once it is processed, a
+                        // worker in step has applied everything up to its counter.
+                        if event.kind == EventKind::Sync {
+                            shared.metrics.reducer_counter.store(event.state_counter, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Some(tracker.on_event(event, Instant::now()))
+                    }
                     Err(e) => {
                         tracing::warn!("{}: event stream failed: {e}; reconnecting", shared.name);
                         stale_since.get_or_insert_with(Instant::now);

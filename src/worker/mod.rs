@@ -102,6 +102,8 @@ pub struct WorkerShared {
     observer: std::sync::OnceLock<Arc<dyn follow::FollowObserver>>,
     /// Runs the generators of dynamic flags and attachments (shared in the process).
     pub generators: Arc<crate::generator::Generators>,
+    /// Prometheus metrics of this worker.
+    pub metrics: crate::metrics::worker::WorkerMetrics,
 }
 
 /// Event latency figures over one heartbeat period.
@@ -145,6 +147,7 @@ impl WorkerShared {
             latencies: std::sync::Mutex::new(Vec::new()),
             notifier: crate::notify::Notifier::start(&config.notify),
             observer: std::sync::OnceLock::new(),
+            metrics: crate::metrics::worker::WorkerMetrics::new(),
             config,
         }
     }
@@ -221,11 +224,13 @@ impl WorkerShared {
     /// The reducer's verdict is final: an error reply is returned as it is, at once when
     /// this worker serves no game (it loads a state that holds the change anyway).
     pub async fn perform(&self, action: Action) -> Result<ActionReply, PerformError> {
+        self.metrics.actions_sent.inc();
         let action_id = self.new_action_id();
         let reply = self
             .actions
             .call_once(&action, &action_id, ACTION_RETRY_BUDGET)
-            .await?;
+            .await
+            .inspect_err(|_| self.metrics.glitter_errors.inc())?;
         let (epoch, target) = (reply.epoch, reply.state_counter);
         let mut rx = self.applied.subscribe();
         let applied = tokio::time::timeout(READ_YOUR_WRITES_TIMEOUT, async {
@@ -239,12 +244,16 @@ impl WorkerShared {
             Ok(true) => Ok(reply),
             // Without a game nothing stale can be read; a refusal changed nothing.
             _ if reply.error_msg.is_some() || !self.applied().serving => Ok(reply),
-            _ => Err(PerformError::NotApplied(READ_YOUR_WRITES_TIMEOUT)),
+            _ => Err({
+                self.metrics.glitter_errors.inc();
+                PerformError::NotApplied(READ_YOUR_WRITES_TIMEOUT)
+            }),
         }
     }
 
     /// Records the latency of one applied event (bounded: old figures are dropped).
     pub(crate) fn record_latency(&self, us: u64) {
+        self.metrics.event_lag.observe(us as f64 / 1e6);
         let mut l = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
         if l.len() < 100_000 {
             l.push(us);

@@ -37,19 +37,32 @@ pub fn free_port() -> u16 {
 impl Panel {
     /// Starts everything on `tables`.
     pub async fn start(tables: Tables) -> Panel {
+        Panel::start_with(tables, &[], 1).await
+    }
+
+    /// Starts everything on `tables` with `workers` API workers (on the API port + N) and
+    /// extra `GS_*` settings.
+    pub async fn start_with(tables: Tables, env: &[(&str, &str)], workers: u16) -> Panel {
         let dir = tempfile::tempdir().expect("tempdir");
-        let listen = format!("127.0.0.1:{}", free_port());
+        // Workers listen on the API port + N: make sure those are free too.
+        let api_port = (0..50)
+            .map(|_| free_port())
+            .find(|&p| {
+                p < 60_000
+                    && (1..workers).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok())
+            })
+            .expect("free API ports");
+        let listen = format!("127.0.0.1:{api_port}");
         let admin_port = free_port();
         let admin_listen = format!("127.0.0.1:{admin_port}");
-        let config = Arc::new(http_support::test_config(
-            dir.path(),
-            &[
-                ("GS_API__LISTEN", &listen),
-                ("GS_ADMIN__LISTEN", &admin_listen),
-                ("GS_ADMIN__UIDS", "1,2"),
-                ("GS_ADMIN__DESTRUCTIVE_UIDS", "1"),
-            ],
-        ));
+        let mut settings = vec![
+            ("GS_API__LISTEN", listen.as_str()),
+            ("GS_ADMIN__LISTEN", admin_listen.as_str()),
+            ("GS_ADMIN__UIDS", "1,2"),
+            ("GS_ADMIN__DESTRUCTIVE_UIDS", "1"),
+        ];
+        settings.extend_from_slice(env);
+        let config = Arc::new(http_support::test_config(dir.path(), &settings));
         let tokens = tables
             .user
             .iter()
@@ -70,7 +83,14 @@ impl Panel {
             },
         ));
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let worker = tokio::spawn(gs::serve::run_worker(config.clone(), 0, stopped.clone()));
+        let mut tasks = Vec::new();
+        for index in 0..workers {
+            tasks.push(tokio::spawn(gs::serve::run_worker(
+                config.clone(),
+                index,
+                stopped.clone(),
+            )));
+        }
         let listener = tokio::net::TcpListener::bind(&admin_listen)
             .await
             .expect("bind admin");
@@ -89,7 +109,10 @@ impl Panel {
                 .build()
                 .expect("client"),
             stop,
-            tasks: vec![reducer, worker, admin],
+            tasks: {
+                tasks.extend([reducer, admin]);
+                tasks
+            },
             config,
             tokens,
         };

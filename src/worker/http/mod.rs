@@ -31,6 +31,7 @@ mod attachment;
 pub mod auth;
 mod compress;
 pub mod oauth;
+mod ops;
 mod push;
 mod reply;
 mod request;
@@ -88,6 +89,8 @@ struct HttpState {
     stopping: watch::Sender<bool>,
     /// The enabled login providers.
     oauth: oauth::Providers,
+    /// The CTFtime feed, until the board changes.
+    ctftime: Mutex<ops::CtftimeCache>,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it: every cache here stays
@@ -109,6 +112,7 @@ fn build(
         ws_per_user: Mutex::new(HashMap::new()),
         stopping: watch::Sender::new(false),
         oauth: providers,
+        ctftime: Mutex::new(None),
     });
     let wish = wish::routes()
         .route_layer(axum::middleware::from_fn(request::check_wish_version))
@@ -143,7 +147,25 @@ fn build(
             "/service/template/{name}",
             get(template::template).layer(axum::middleware::from_fn(compress::negotiate)),
         )
-        .with_state(state.clone());
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz));
+    let config = &state.shared.config;
+    let router = if config.ctftime.enabled {
+        router.route(&config.ctftime.path, get(ops::ctftime))
+    } else {
+        router
+    };
+    let router = if config.metrics.enabled {
+        router
+            .route(&config.metrics.path, get(ops::metrics))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                ops::track,
+            ))
+    } else {
+        router
+    };
+    let router = router.with_state(state.clone());
     Ok((router, state))
 }
 
