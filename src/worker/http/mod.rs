@@ -34,6 +34,7 @@ mod push;
 mod reply;
 mod request;
 mod template;
+mod ui;
 mod wish;
 mod writeup;
 
@@ -87,6 +88,8 @@ struct HttpState {
     stopping: watch::Sender<bool>,
     /// The enabled login providers.
     oauth: oauth::Providers,
+    /// The built-in player web UI.
+    ui: ui::Ui,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it: every cache here stays
@@ -100,6 +103,8 @@ fn build(
     options: HttpOptions,
 ) -> Result<(Router, Arc<HttpState>), oauth::SetupError> {
     let providers = oauth::Providers::from_config(&shared.config)?;
+    let ui = ui::Ui::new(&shared.config, &providers.names());
+    let frontend_dir = shared.config.api.frontend_dir.clone();
     let state = Arc::new(HttpState {
         shared,
         options,
@@ -108,6 +113,7 @@ fn build(
         ws_per_user: Mutex::new(HashMap::new()),
         stopping: watch::Sender::new(false),
         oauth: providers,
+        ui,
     });
     let wish = wish::routes()
         .route_layer(axum::middleware::from_fn(request::check_wish_version))
@@ -138,8 +144,13 @@ fn build(
             "/service/attachment/{key}/{filename}",
             get(attachment::download),
         )
-        .route("/service/template/{name}", get(template::template))
-        .with_state(state.clone());
+        .route("/service/template/{name}", get(template::template));
+    // The player pages at `/`: another frontend's build when configured, else the UI.
+    let router = match frontend_dir {
+        Some(dir) => router.merge(ui::frontend::routes(dir)),
+        None => router.merge(ui::routes()),
+    }
+    .with_state(state.clone());
     Ok((router, state))
 }
 
