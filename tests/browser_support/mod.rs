@@ -147,6 +147,15 @@ impl Page {
 
     /// Calls a DevTools method and returns its result (panics on a protocol error).
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method}: {e}"),
+        }
+    }
+
+    /// Calls a DevTools method; a protocol error (e.g. the page navigated meanwhile) is
+    /// returned.
+    pub async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let msg = json!({"id": id, "method": method, "params": params});
@@ -163,8 +172,10 @@ impl Page {
             if let Message::Text(t) = frame {
                 let v: Value = serde_json::from_str(&t).expect("cdp json");
                 if v["id"] == id {
-                    assert!(v.get("error").is_none(), "{method}: {v}");
-                    return v["result"].clone();
+                    return match v.get("error") {
+                        Some(e) => Err(e.clone()),
+                        None => Ok(v["result"].clone()),
+                    };
                 }
             }
         }
@@ -197,10 +208,19 @@ impl Page {
         .await;
     }
 
-    /// Waits up to 15 s until `js` is true.
+    /// Waits up to 15 s until `js` is true (a page navigating meanwhile counts as false).
     pub async fn wait_for(&mut self, js: &str) {
         let started = Instant::now();
-        while self.eval(js).await != json!(true) {
+        loop {
+            let r = self
+                .try_call(
+                    "Runtime.evaluate",
+                    json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
+                )
+                .await;
+            if r.is_ok_and(|r| r["result"]["value"] == json!(true)) {
+                break;
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(15),
                 "never true: {js}"
