@@ -3,6 +3,7 @@
 # read endpoints with wrk, durable submit_flag with our load generator (SQLite, then
 # MariaDB when it answers), and 10,000 WebSockets receiving one broadcast.
 # Usage: scripts/load-test.sh            (needs wrk: apt-get install wrk)
+#        READS_ONLY=1 scripts/load-test.sh   (only the read endpoints and the UI page)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || true
@@ -47,6 +48,12 @@ for ep in board/score_all game game_info; do
     echo "== wrk $ep (one worker, 64 connections, ${SECS}s)"
     AUTH_TOKEN=$token wrk -t2 -c64 -d"${SECS}s" -s tests/http_bench.lua "http://127.0.0.1:18010/service/wish/$ep" | grep -E "Requests/sec|Latency|Non-2xx"
 done
+# The built-in UI's game page, rendered for the same logged-in player (target: at least
+# half of the `game` answer's rate above).
+echo "== wrk GET / (the player UI's game page, same player, 64 connections, ${SECS}s)"
+curl -sf -o /dev/null -w "   page size: %{size_download} bytes\n" -H "Cookie: auth_token=$token" http://127.0.0.1:18010/
+wrk -t2 -c64 -d"${SECS}s" -H "Cookie: auth_token=$token" "http://127.0.0.1:18010/" | grep -E "Requests/sec|Latency|Non-2xx"
+if [ -n "${READS_ONLY:-}" ]; then exit 0; fi
 
 echo "== durable submit_flag on SQLite"
 "$LOADGEN" submit http://127.0.0.1:18010 "$work/contest.json" "sqlite://$work/gs.db" 128 "$SECS"

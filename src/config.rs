@@ -800,7 +800,9 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         site_name: v
             .opt_str("ui", "site_name")?
             .unwrap_or_else(|| "Guiding Star".to_owned()),
-        logo_url: v.opt_str("ui", "logo_url")?.filter(|u| !u.trim().is_empty()),
+        logo_url: v
+            .opt_str("ui", "logo_url")?
+            .filter(|u| !u.trim().is_empty()),
         accent_color,
     };
     let config = Config {

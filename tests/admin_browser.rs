@@ -82,8 +82,9 @@ async fn admin_runs_the_contest_from_a_browser() {
             ("tick", "4242"),
             ("timestamp", "2099-01-01 00:00:00"),
             ("name", "Browser trigger"),
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert!(
         text.contains("trigger saved") && text.contains("Browser trigger"),
         "{text}"
@@ -96,8 +97,9 @@ async fn admin_runs_the_contest_from_a_browser() {
             ("effective_after", "4242"),
             ("can_view_problem", "true"),
             ("can_submit_flag", "false"),
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert!(
         text.contains("game policy saved") && text.contains("4242"),
         "{text}"
@@ -114,8 +116,9 @@ async fn admin_runs_the_contest_from_a_browser() {
             ("category", "Misc"),
             ("effective_after", "0"),
             ("flags", flags),
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert!(
         text.contains("challenge saved") && text.contains("browser_chal"),
         "{text}"

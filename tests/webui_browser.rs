@@ -190,7 +190,11 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
         .post(
             1,
             "/users/move-group",
-            &[("_csrf", &sh.csrf), ("group", "pku"), ("uids", &uid.to_string())],
+            &[
+                ("_csrf", &sh.csrf),
+                ("group", "pku"),
+                ("uids", &uid.to_string()),
+            ],
         )
         .await;
     assert_eq!(s, 303, "{}: moved", j.name);
@@ -209,7 +213,9 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
     click(&mut page, "#save-profile").await;
     page.wait_for("document.getElementById('e-qq').textContent.length > 0")
         .await;
-    let qq_error = page.text("document.getElementById('e-qq').textContent").await;
+    let qq_error = page
+        .text("document.getElementById('e-qq').textContent")
+        .await;
     assert!(
         if english {
             qq_error.contains("5 to 50")
@@ -238,7 +244,9 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
         .await;
     shot(&mut page, &sh, &j, "4-game").await;
     accessible(&mut page, &j, "game").await;
-    let score_before = page.text("document.getElementById('my-score').textContent").await;
+    let score_before = page
+        .text("document.getElementById('my-score').textContent")
+        .await;
     assert_eq!(score_before, "0", "{}", j.name);
     // A challenge with one flag and an attachment, open now.
     let ch = sh
@@ -267,7 +275,9 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
     page.wait_for("document.getElementById('flag-result').classList.contains('err')")
         .await;
     let wrong_at = Instant::now();
-    let msg = page.text("document.getElementById('flag-result').textContent").await;
+    let msg = page
+        .text("document.getElementById('flag-result').textContent")
+        .await;
     assert!(
         msg.contains(if english { "Wrong flag" } else { "Flag错误" }),
         "{}: {msg}",
@@ -302,15 +312,22 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
     // The score and the board changed.
     click(&mut page, "nav a[href='/']").await;
     path_is(&mut page, "/").await;
-    let score = page.text("document.getElementById('my-score').textContent").await;
+    let score = page
+        .text("document.getElementById('my-score').textContent")
+        .await;
     assert_ne!(score, "0", "{}: score after solving", j.name);
-    page.goto(&format!("{base}/board/score_pku?q={}", j.name)).await;
+    page.goto(&format!("{base}/board/score_pku?q={}", j.name))
+        .await;
     let row = page
         .text("Array.from(document.querySelectorAll('table.board tbody tr')).map(r => r.innerText).join('\\n')")
         .await;
     // Scores decay while the other journeys solve the same challenge: the row is there
     // with a positive score.
-    let board_score: i64 = row.split('\t').nth(2).and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let board_score: i64 = row
+        .split('\t')
+        .nth(2)
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
     assert!(
         row.contains(&format!("Nick {}", j.name)) && board_score > 0,
         "{}: board row {row}",
@@ -318,7 +335,9 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
     );
     page.goto(&format!("{base}/board/score_pku")).await;
     assert!(
-        page.eval("document.querySelectorAll('svg.chart polyline').length > 0").await == json!(true),
+        page.eval("document.querySelectorAll('svg.chart polyline').length > 0")
+            .await
+            == json!(true),
         "{}: score chart",
         j.name
     );
@@ -327,15 +346,22 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
     page.goto(&format!("{base}/board/first_all")).await;
     shot(&mut page, &sh, &j, "8b-first-blood").await;
     page.goto(&format!("{base}/submissions")).await;
-    let mine = page.text("document.getElementById('submissions').innerText").await;
-    assert!(mine.contains(&ch.title), "{}: my submissions {mine}", j.name);
+    let mine = page
+        .text("document.getElementById('submissions').innerText")
+        .await;
+    assert!(
+        mine.contains(&ch.title),
+        "{}: my submissions {mine}",
+        j.name
+    );
     shot(&mut page, &sh, &j, "9-submissions").await;
     accessible(&mut page, &j, "submissions").await;
     page.goto(&format!("{base}/user/{uid}")).await;
     shot(&mut page, &sh, &j, "9b-user").await;
     // An admin's announcement appears as a notification on the game page.
     page.goto(&format!("{base}/")).await;
-    page.wait_for("document.body.dataset.pushState === 'open'").await;
+    page.wait_for("document.body.dataset.pushState === 'open'")
+        .await;
     let title = format!("Notice for {}", j.name);
     let (s, _) = sh
         .panel
@@ -375,7 +401,9 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
         .await;
     page.wait_for("document.getElementById('writeup-current') !== null")
         .await;
-    let current = page.text("document.getElementById('writeup-current').innerText").await;
+    let current = page
+        .text("document.getElementById('writeup-current').innerText")
+        .await;
     assert!(
         current.contains(&format!("{uid}_writeup_")) && current.contains("10 B"),
         "{}: {current}",
@@ -426,7 +454,9 @@ async fn players_play_the_demo_in_the_browser() {
     .await;
     page.goto(&format!("{}/", sh.panel.api)).await;
     assert!(
-        page.eval("document.getElementById('my-score') !== null").await == json!(true),
+        page.eval("document.getElementById('my-score') !== null")
+            .await
+            == json!(true),
         "the player's game page"
     );
     let bytes = page
@@ -435,7 +465,10 @@ async fn players_play_the_demo_in_the_browser() {
         .as_f64()
         .unwrap_or(f64::MAX);
     eprintln!("game page first load: {bytes} bytes transferred");
-    assert!(bytes > 0.0 && bytes <= 100_000.0, "game page first load: {bytes} bytes");
+    assert!(
+        bytes > 0.0 && bytes <= 100_000.0,
+        "game page first load: {bytes} bytes"
+    );
     browser.stop().await;
     if let Ok(sh) = Arc::try_unwrap(sh) {
         sh.panel.stop().await;

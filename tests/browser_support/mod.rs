@@ -115,11 +115,8 @@ impl Browser {
             )
             .await;
         let id = target["targetId"].as_str().expect("target id");
-        let mut page = Page::connect(&format!(
-            "ws://127.0.0.1:{}/devtools/page/{id}",
-            self.port
-        ))
-        .await;
+        let mut page =
+            Page::connect(&format!("ws://127.0.0.1:{}/devtools/page/{id}", self.port)).await;
         page.call("Page.enable", json!({})).await;
         page.call("Network.enable", json!({})).await;
         page

@@ -43,17 +43,36 @@ pub fn score_history_svg(topstars: &Value, time_range: &Value, title: &str) -> O
         .iter()
         .map(|p| {
             let name = p.get("nickname").and_then(Value::as_str).unwrap_or("--");
-            (name.to_owned(), steps(p.get("history").unwrap_or(&Value::Null)))
+            (
+                name.to_owned(),
+                steps(p.get("history").unwrap_or(&Value::Null)),
+            )
         })
         .filter(|(_, s)| !s.is_empty())
         .collect();
     if players.is_empty() {
         return None;
     }
-    let first_ts = players.iter().filter_map(|(_, s)| s.first()).map(|p| p.0).min()?;
-    let last_ts = players.iter().filter_map(|(_, s)| s.last()).map(|p| p.0).max()?;
-    let begin = time_range.get(0).and_then(Value::as_i64).unwrap_or(first_ts).min(first_ts);
-    let end = time_range.get(1).and_then(Value::as_i64).unwrap_or(last_ts).max(last_ts);
+    let first_ts = players
+        .iter()
+        .filter_map(|(_, s)| s.first())
+        .map(|p| p.0)
+        .min()?;
+    let last_ts = players
+        .iter()
+        .filter_map(|(_, s)| s.last())
+        .map(|p| p.0)
+        .max()?;
+    let begin = time_range
+        .get(0)
+        .and_then(Value::as_i64)
+        .unwrap_or(first_ts)
+        .min(first_ts);
+    let end = time_range
+        .get(1)
+        .and_then(Value::as_i64)
+        .unwrap_or(last_ts)
+        .max(last_ts);
     let span = (end - begin).max(1) as f64;
     let max_score = players
         .iter()
@@ -86,7 +105,14 @@ pub fn score_history_svg(topstars: &Value, time_range: &Value, title: &str) -> O
         let mut points = format!("{:.1},{:.1}", x(begin), y(0));
         let mut prev = 0;
         for &(ts, score) in s {
-            let _ = write!(points, " {:.1},{:.1} {:.1},{:.1}", x(ts), y(prev), x(ts), y(score));
+            let _ = write!(
+                points,
+                " {:.1},{:.1} {:.1},{:.1}",
+                x(ts),
+                y(prev),
+                x(ts),
+                y(score)
+            );
             prev = score;
         }
         let _ = write!(points, " {:.1},{:.1}", x(end), y(prev));

@@ -61,7 +61,10 @@ impl Ui {
             ("game.html", include_str!("templates/game.html")),
             ("challenge.html", include_str!("templates/challenge.html")),
             ("board.html", include_str!("templates/board.html")),
-            ("submissions.html", include_str!("templates/submissions.html")),
+            (
+                "submissions.html",
+                include_str!("templates/submissions.html"),
+            ),
             ("writeup.html", include_str!("templates/writeup.html")),
             ("error.html", include_str!("templates/error.html")),
         ];
@@ -203,9 +206,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Visit {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
         let h = &parts.headers;
-        let accept = h
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok());
+        let accept = h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let theme = match cookie(h, "theme").as_deref() {
             Some("dark") => "dark",
             Some("light") => "light",

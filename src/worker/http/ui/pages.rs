@@ -45,12 +45,21 @@ fn frame_user(g: &Game, v: Option<UserIdx>) -> Value {
 /// English texts of the API's error codes (`{n}`: the number in the Chinese message).
 pub const ENGLISH_ERRORS: &[(&str, &str)] = &[
     ("NO_USER", "You are not logged in"),
-    ("NO_GAME", "The service is resynchronizing; please reload in a moment"),
+    (
+        "NO_GAME",
+        "The service is resynchronizing; please reload in a moment",
+    ),
     ("USER_DISABLED", "This account may not log in"),
-    ("SHOULD_AGREE_TERMS", "Please read and accept the contest terms"),
+    (
+        "SHOULD_AGREE_TERMS",
+        "Please read and accept the contest terms",
+    ),
     ("USER_BANNED", "This group is banned from the contest"),
     ("SHOULD_UPDATE_PROFILE", "Please complete your profile"),
-    ("NO_PASSED_FLAGS", "This account solved no flag and cannot upload a writeup"),
+    (
+        "NO_PASSED_FLAGS",
+        "This account solved no flag and cannot upload a writeup",
+    ),
     ("NOT_FOUND", "Not found"),
     ("RATE_LIMIT", "Too many attempts; wait {n} seconds"),
     ("POLICY_ERROR", "This is not allowed at the moment"),
@@ -70,8 +79,14 @@ pub const ENGLISH_REDUCER_MESSAGES: &[(&str, &str)] = &[
     ("请求太频繁", "Too many requests; slow down"),
     ("challenge not found", "Challenge not found"),
     ("user not found", "User not found"),
-    ("操作已提交，但结果尚未同步，请稍后刷新页面", "Sent, but not yet synchronized; reload in a moment"),
-    ("服务暂时不可用，请稍后重试", "The service is unavailable; please retry"),
+    (
+        "操作已提交，但结果尚未同步，请稍后刷新页面",
+        "Sent, but not yet synchronized; reload in a moment",
+    ),
+    (
+        "服务暂时不可用，请稍后重试",
+        "The service is unavailable; please retry",
+    ),
 ];
 
 /// A readable message for an API error code, in the page's language.
@@ -366,7 +381,9 @@ fn english_field_error(field: ProfileField, msg: &str) -> String {
         ProfileField::Nickname => "1 to 120 characters on one line".into(),
         ProfileField::Qq => "5 to 50 characters".into(),
         ProfileField::Tel => "5 to 20 characters".into(),
-        ProfileField::Email => "A Tsinghua address (@tsinghua.edu.cn or @mails.tsinghua.edu.cn)".into(),
+        ProfileField::Email => {
+            "A Tsinghua address (@tsinghua.edu.cn or @mails.tsinghua.edu.cn)".into()
+        }
         ProfileField::Stuid if msg.contains("不符") => "Does not match your login".into(),
         ProfileField::Stuid if msg.contains("无法") => "Cannot be verified for this login".into(),
         ProfileField::Stuid => "A student id has 10 digits".into(),
@@ -609,13 +626,24 @@ pub(super) async fn user_submissions(
         let nickname = g
             .user_idx(uid)
             .and_then(|ui| g.users[ui as usize].nickname().map(str::to_owned));
-        (frame_user(g, v), g.answer_submissions_of(uid, now), nickname)
+        (
+            frame_user(g, v),
+            g.answer_submissions_of(uid, now),
+            nickname,
+        )
     }) else {
         return no_game_page(&st, &visit);
     };
     if failed(&answer) {
         let msg = answer["error_msg"].as_str().unwrap_or("");
-        return error_page(&st, &visit, StatusCode::NOT_FOUND, "NO_USER_SUBMISSIONS", msg, &user);
+        return error_page(
+            &st,
+            &visit,
+            StatusCode::NOT_FOUND,
+            "NO_USER_SUBMISSIONS",
+            msg,
+            &user,
+        );
     }
     submissions_page(&st, &visit, &user, &answer, nickname, false)
 }
@@ -716,7 +744,11 @@ pub(super) async fn preference(Query(q): Query<PrefQuery>) -> Response {
     if let Some(lang) = q.lang.as_deref().and_then(Lang::from_code) {
         set("lang", lang.code());
     }
-    if let Some(theme) = q.theme.as_deref().filter(|t| ["dark", "light", "auto"].contains(t)) {
+    if let Some(theme) = q
+        .theme
+        .as_deref()
+        .filter(|t| ["dark", "light", "auto"].contains(t))
+    {
         set("theme", theme);
     }
     res
@@ -771,7 +803,10 @@ mod tests {
     #[test]
     fn board_labels_in_english() {
         assert_eq!(board_label(Lang::En, "score_pku", "x"), "Scores (PKU)");
-        assert_eq!(board_label(Lang::En, "first_all", "x"), "First bloods (all)");
+        assert_eq!(
+            board_label(Lang::En, "first_all", "x"),
+            "First bloods (all)"
+        );
         assert_eq!(board_label(Lang::Zh, "first_all", "总一血榜"), "总一血榜");
     }
 }
