@@ -250,3 +250,37 @@ async fn frontend_dir_serves_a_static_build() {
         "built-in script served"
     );
 }
+
+#[tokio::test]
+async fn login_page_has_a_button_per_provider() {
+    let w = start(Setup {
+        env: vec![
+            ("GS_OAUTH_GITHUB__CLIENT_ID", "id"),
+            ("GS_OAUTH_GITHUB__CLIENT_SECRET", "secret"),
+        ],
+        ..Setup::contest("running")
+    })
+    .await;
+    let (s, html) = page(&w, "/login", "", "en").await;
+    assert_eq!(s, 200);
+    let html = html.replace("&#x2f;", "/");
+    assert!(
+        html.contains("href=\"/service/auth/github/login\" data-provider=\"github\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("data-provider=\"carsi\""),
+        "only enabled providers"
+    );
+    assert!(
+        html.contains("action=\"/service/auth/manual\""),
+        "manual login form"
+    );
+    let w = start(Setup {
+        env: vec![("GS_AUTH__MANUAL_ENABLED", "false")],
+        ..Setup::contest("running")
+    })
+    .await;
+    let (_, html) = page(&w, "/login", "", "en").await;
+    assert!(!html.contains("/service/auth/manual") && html.contains("No login method"));
+}
