@@ -32,6 +32,7 @@ pub mod auth;
 pub mod oauth;
 mod push;
 mod reply;
+pub use reply::urlencode;
 mod request;
 mod template;
 mod ui;

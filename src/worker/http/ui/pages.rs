@@ -1,7 +1,7 @@
 //! The UI's page handlers: each reads what it shows from the game in one read (through
 //! the same `Game::answer_*` functions as the wish endpoints) and renders a template.
 
-use super::super::reply::redirect;
+use super::super::reply::{redirect, urlencode, SetCookie};
 use super::super::request::viewer;
 use super::super::{now_ms, HttpState};
 use super::{chart, Lang, Visit};
@@ -10,7 +10,7 @@ use crate::state::challenge::UserIdx;
 use crate::state::profile::{check_field, ProfileField};
 use crate::state::Game;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use minijinja::{context, Value as Tv};
@@ -465,19 +465,6 @@ pub(super) async fn challenge(
     )
 }
 
-/// Percent-encodes a path segment or query value.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// `GET /board`: the player's home board (the total one for guests).
 pub(super) async fn board_home(State(st): State<Arc<HttpState>>, visit: Visit) -> Response {
     let token = visit.auth_token.as_deref();
@@ -729,27 +716,31 @@ pub(super) struct PrefQuery {
 
 /// `GET /pref?lang=&theme=&back=`: remembers the language or theme in a cookie and goes
 /// back (only to a path of this site).
-pub(super) async fn preference(Query(q): Query<PrefQuery>) -> Response {
+pub(super) async fn preference(
+    State(st): State<Arc<HttpState>>,
+    Query(q): Query<PrefQuery>,
+) -> Response {
     let back = q
         .back
         .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
         .unwrap_or_else(|| "/".into());
     let mut res = redirect(&back);
-    let mut set = |name: &str, value: &str| {
-        let line = format!("{name}={value}; Path=/; Max-Age=31536000; SameSite=Lax");
-        if let Ok(v) = HeaderValue::from_str(&line) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
-    };
-    if let Some(lang) = q.lang.as_deref().and_then(Lang::from_code) {
-        set("lang", lang.code());
-    }
-    if let Some(theme) = q
+    let lang = q.lang.as_deref().and_then(Lang::from_code).map(Lang::code);
+    let theme = q
         .theme
         .as_deref()
-        .filter(|t| ["dark", "light", "auto"].contains(t))
-    {
-        set("theme", theme);
+        .filter(|t| ["dark", "light", "auto"].contains(t));
+    for (name, value) in [("lang", lang), ("theme", theme)] {
+        if let Some(value) = value {
+            SetCookie {
+                name,
+                value,
+                path: "/",
+                max_age_s: 365 * 86_400,
+                secure: st.shared.config.auth.backend_scheme == "https",
+            }
+            .add_to(&mut res);
+        }
     }
     res
 }
