@@ -6,9 +6,12 @@ use super::challenge::{reorder_by_category, UserIdx};
 use super::game::Game;
 use super::policy::show_problems_to_guest;
 use super::submission::Submission;
+use super::trigger::TickDescription;
 use super::user::{CheckError, FlagRef, User};
 use crate::rules::{self, BoardKind};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// An error answer `{"error": code, "error_msg": message}`.
@@ -193,99 +196,92 @@ impl Game {
         ok(json!({ "list": list }))
     }
 
-    /// `game`: the challenge list and the viewer's summary.
-    pub fn answer_game(&self, viewer: Option<UserIdx>) -> Value {
+    /// `game`: the challenge list with the viewer's status, their score and rank, the
+    /// current phase and the latest announcement. The most requested per-player answer,
+    /// so it is serialized straight from the game (see [`GameAnswer`]).
+    pub fn answer_game(&self, viewer: Option<UserIdx>) -> GameAnswer<'_> {
         let policy = self.policy();
         let user = self.viewer(viewer);
         match user {
-            None if !show_problems_to_guest(policy) => return no_user(),
+            None if !show_problems_to_guest(policy) => return GameAnswer::Refused(no_user()),
             Some(u) => {
                 if let Err(e) = u.check_play_game() {
-                    return check_error(e);
+                    return GameAnswer::Refused(check_error(e));
                 }
             }
             None => {}
         }
         let admin = self.viewer_is_admin(viewer);
         let tick = self.cur_tick;
-        let challenge_list = if !policy.can_view_problem && !admin {
-            Value::Null
-        } else {
-            let list: Vec<Value> = self
-                .chall_order
+        let challenge_list = (policy.can_view_problem || admin).then(|| {
+            self.chall_order
                 .iter()
                 .map(|&ci| (ci, &self.challenges[ci as usize]))
                 .filter(|(_, ch)| ch.effective_at(tick) || admin)
-                .map(|(ci, ch)| {
-                    let title = if ch.effective_at(tick) {
-                        ch.row.title.clone()
+                .map(|(ci, ch)| GameChallenge {
+                    key: &ch.row.key,
+                    title: if ch.effective_at(tick) {
+                        Cow::Borrowed(ch.row.title.as_str())
                     } else {
-                        format!("{} [>={}]", ch.row.title, ch.row.effective_after)
-                    };
-                    let flags: Vec<Value> = ch
+                        Cow::Owned(format!("{} [>={}]", ch.row.title, ch.row.effective_after))
+                    },
+                    category: &ch.row.category,
+                    category_color: rules::category_color(&ch.row.category),
+                    metadata: ch.describe_metadata(None, tick),
+                    flags: ch
                         .flags
                         .iter()
                         .enumerate()
-                        .map(|(fi, f)| {
-                            json!({
-                                "name": f.spec.name,
-                                "base_score": f.spec.base_score,
-                                "cur_score": f.cur_score,
-                                "passed_users_count": f.passed_users.len(),
-                                "status": self.flag_status(FlagRef { chall: ci, flag: fi as u32 }, user),
-                            })
+                        .map(|(fi, f)| GameFlag {
+                            name: &f.spec.name,
+                            base_score: f.spec.base_score,
+                            cur_score: f.cur_score,
+                            passed_users_count: f.passed_users.len(),
+                            status: self.flag_status(
+                                FlagRef {
+                                    chall: ci,
+                                    flag: fi as u32,
+                                },
+                                user,
+                            ),
                         })
-                        .collect();
-                    json!({
-                        "key": ch.row.key,
-                        "title": title,
-                        "category": ch.row.category,
-                        "category_color": rules::category_color(&ch.row.category),
-                        "metadata": ch.describe_metadata(None, tick),
-                        "flags": flags,
-                        "status": self.challenge_status(ci, user),
-                        "tot_base_score": ch.tot_base_score(),
-                        "tot_cur_score": ch.tot_cur_score(),
-                        "passed_users_count": ch.passed_users.len(),
-                        "touched_users_count": ch.touched_users.len(),
-                    })
+                        .collect(),
+                    status: self.challenge_status(ci, user),
+                    tot_base_score: ch.tot_base_score(),
+                    tot_cur_score: ch.tot_cur_score(),
+                    passed_users_count: ch.passed_users.len(),
+                    touched_users_count: ch.touched_users.len(),
                 })
-                .collect();
-            Value::Array(list)
-        };
+                .collect()
+        });
         let (user_info, trigger, last_announcement) = match (user, viewer) {
             (Some(u), Some(ui)) => {
                 let board_key = rules::home_board(&u.row.group);
-                let board_name = self.board(board_key).map_or("", |b| b.spec.name);
-                let d = self.timeline.describe(tick);
                 (
-                    json!({
-                        "tot_score": u.tot_score,
-                        "tot_score_by_cat": self.tot_score_by_cat(u),
-                        "board_key": board_key,
-                        "board_name": board_name,
-                        "board_rank": self.rank_on(board_key, ui),
+                    Some(GameUserInfo {
+                        tot_score: u.tot_score,
+                        tot_score_by_cat: self.tot_score_by_cat(u),
+                        board_key,
+                        board_name: self.board(board_key).map_or("", |b| b.spec.name),
+                        board_rank: self.rank_on(board_key, ui),
                     }),
-                    json!({
-                        "current_name": d.current_name,
-                        "next_timestamp_s": d.next_timestamp_s,
-                        "next_name": d.next_name,
-                    }),
+                    Some(self.timeline.describe(tick)),
                     self.announcements
                         .first()
                         .map_or(Value::Null, |a| a.describe(Some(&u.row.group), tick)),
                 )
             }
-            _ => (Value::Null, Value::Null, Value::Null),
+            _ => (None, None, Value::Null),
         };
-        ok(json!({
-            "challenge_list": challenge_list,
-            "user_info": user_info,
-            "cur_tick": tick,
-            "trigger": trigger,
-            "show_writeup": policy.can_submit_writeup && user.is_some(),
-            "last_announcement": last_announcement,
-        }))
+        GameAnswer::Game(GameView {
+            error: (),
+            challenge_list,
+            user_info,
+            cur_tick: tick,
+            trigger,
+            show_writeup: policy.can_submit_writeup && user.is_some(),
+            last_announcement,
+        })
     }
 
     /// `challenge/<key>`: the rendered description and visible actions.
@@ -599,4 +595,64 @@ impl Game {
             now_s,
         )
     }
+}
+
+/// The `game` answer: a refusal, or the game as the viewer sees it. It borrows the game
+/// and serializes with the same keys, in the same order, as the other answers' JSON
+/// objects, without building a JSON tree first.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum GameAnswer<'g> {
+    /// `{"error": code, "error_msg": message}`.
+    Refused(Value),
+    /// `{"error": null, ...}`.
+    Game(GameView<'g>),
+}
+
+/// The successful `game` answer.
+#[derive(Debug, Serialize)]
+pub struct GameView<'g> {
+    error: (),
+    challenge_list: Option<Vec<GameChallenge<'g>>>,
+    user_info: Option<GameUserInfo<'g>>,
+    cur_tick: i64,
+    trigger: Option<TickDescription>,
+    show_writeup: bool,
+    last_announcement: Value,
+}
+
+/// One challenge of the `game` answer.
+#[derive(Debug, Serialize)]
+struct GameChallenge<'g> {
+    key: &'g str,
+    title: Cow<'g, str>,
+    category: &'g str,
+    category_color: &'static str,
+    metadata: Value,
+    flags: Vec<GameFlag<'g>>,
+    status: String,
+    tot_base_score: i64,
+    tot_cur_score: i64,
+    passed_users_count: usize,
+    touched_users_count: usize,
+}
+
+/// One flag of a challenge in the `game` answer.
+#[derive(Debug, Serialize)]
+struct GameFlag<'g> {
+    name: &'g str,
+    base_score: i64,
+    cur_score: i64,
+    passed_users_count: usize,
+    status: String,
+}
+
+/// The viewer's score line in the `game` answer.
+#[derive(Debug, Serialize)]
+struct GameUserInfo<'g> {
+    tot_score: i64,
+    tot_score_by_cat: Value,
+    board_key: &'static str,
+    board_name: &'g str,
+    board_rank: Option<usize>,
 }

@@ -2,6 +2,7 @@
 //! read each, and mutations pre-checked here, then performed by the reducer.
 
 use super::anticheat::{self, Trace};
+use super::compress::Encoded;
 use super::reply::{json_bytes, json_value, no_game, to_bytes, Answer};
 use super::request::{parse_json, viewer, Session};
 use super::{lock, now_ms, HttpState};
@@ -12,7 +13,7 @@ use crate::state::challenge::UserIdx;
 use crate::state::Game;
 use crate::worker::PerformError;
 use axum::extract::{Path, State};
-use axum::routing::post;
+use axum::routing::{post, MethodRouter};
 use axum::Router;
 use bytes::Bytes;
 use serde::Deserialize;
@@ -20,18 +21,34 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The wish routes except `writeup` (which has its own body limit).
+/// The wish routes except `writeup` (which has its own body limit). Answers that can be
+/// large negotiate compression; the small, hot ones skip that layer.
 pub(super) fn routes() -> Router<Arc<HttpState>> {
+    let compressed = |route: MethodRouter<Arc<HttpState>>| {
+        route.layer(axum::middleware::from_fn(super::compress::negotiate))
+    };
     Router::new()
         .route("/service/wish/game_info", post(game_info))
-        .route("/service/wish/announcements", post(announcements))
+        .route(
+            "/service/wish/announcements",
+            compressed(post(announcements)),
+        )
         .route("/service/wish/triggers", post(triggers))
         .route("/service/wish/game", post(game))
-        .route("/service/wish/challenge/{key}", post(challenge))
-        .route("/service/wish/get_touched_users/{key}", post(touched_users))
-        .route("/service/wish/board/{name}", post(board))
-        .route("/service/wish/my_submissions", post(my_submissions))
-        .route("/service/wish/submissions/{uid}", post(submissions_of))
+        .route("/service/wish/challenge/{key}", compressed(post(challenge)))
+        .route(
+            "/service/wish/get_touched_users/{key}",
+            compressed(post(touched_users)),
+        )
+        .route("/service/wish/board/{name}", compressed(post(board)))
+        .route(
+            "/service/wish/my_submissions",
+            compressed(post(my_submissions)),
+        )
+        .route(
+            "/service/wish/submissions/{uid}",
+            compressed(post(submissions_of)),
+        )
         .route("/service/wish/submit_flag", post(submit_flag))
         .route("/service/wish/submit_feedback", post(submit_feedback))
         .route("/service/wish/update_profile", post(update_profile))
@@ -75,8 +92,19 @@ async fn triggers(State(st): State<Arc<HttpState>>, session: Session) -> Answer 
     read_answer(&st, &session, |g, _| g.answer_triggers())
 }
 
+/// The most requested per-player answer: serialized straight from the game under the
+/// read lock (no JSON tree in between), into a buffer sized for a typical answer.
 async fn game(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
-    read_answer(&st, &session, |g, v| g.answer_game(v))
+    let token = session.auth_token.as_deref();
+    let written = st.shared.read(|g| {
+        let mut buf = Vec::with_capacity(8 * 1024);
+        serde_json::to_writer(&mut buf, &g.answer_game(viewer(g, token))).map(|()| buf)
+    });
+    match written {
+        Some(Ok(buf)) => json_bytes(Bytes::from(buf)),
+        // Serializing cannot fail (every key is a string); NO_GAME while resynchronizing.
+        Some(Err(_)) | None => no_game(),
+    }
 }
 
 async fn challenge(
@@ -136,15 +164,21 @@ async fn board(
     let cached = lock(&st.boards)
         .get(&(key, admin))
         .filter(|(a, _)| Arc::ptr_eq(a, &answer))
-        .map(|(_, bytes)| bytes.clone());
-    if let Some(bytes) = cached {
-        return json_bytes(bytes);
-    }
-    // Holding the `Arc` in the cache keeps its address from being reused, so pointer
-    // equality really means "the same render".
-    let bytes = to_bytes(&answer);
-    lock(&st.boards).insert((key, admin), (answer, bytes.clone()));
-    json_bytes(bytes)
+        .map(|(_, encoded)| encoded.clone());
+    let encoded = match cached {
+        Some(encoded) => encoded,
+        None => {
+            // Serialized and compressed once per render; holding the `Arc` in the cache
+            // keeps its address from being reused, so pointer equality really means "the
+            // same render".
+            let encoded = Encoded::new(to_bytes(&answer));
+            lock(&st.boards).insert((key, admin), (answer, encoded.clone()));
+            encoded
+        }
+    };
+    let mut res = json_bytes(encoded.identity.clone());
+    encoded.attach(&mut res);
+    res
 }
 
 // ---------------------------------------------------------------------------------------

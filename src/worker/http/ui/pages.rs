@@ -89,6 +89,11 @@ pub const ENGLISH_REDUCER_MESSAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The `game` answer as a JSON value (the page groups and looks up its challenges).
+fn game_value(g: &Game, v: Option<UserIdx>) -> Value {
+    serde_json::to_value(g.answer_game(v)).unwrap_or(Value::Null)
+}
+
 /// A readable message for an API error code, in the page's language.
 pub fn error_text(lang: Lang, code: &str, msg: &str) -> String {
     if code == "NO_GAME" && lang == Lang::Zh {
@@ -196,7 +201,7 @@ pub(super) async fn game(State(st): State<Arc<HttpState>>, visit: Visit) -> Resp
         let v = viewer(g, token);
         (
             frame_user(g, v),
-            g.answer_game(v),
+            game_value(g, v),
             g.answer_announcements(v),
             g.answer_triggers(),
         )
@@ -404,7 +409,7 @@ pub(super) async fn challenge(
         (
             frame_user(g, v),
             g.answer_challenge(v, &key),
-            g.answer_game(v),
+            game_value(g, v),
             g.answer_touched_users(v, &key),
             token_value,
             g.policy().can_submit_flag,
