@@ -3,6 +3,7 @@
 # read endpoints with wrk, durable submit_flag with our load generator (SQLite, then
 # MariaDB when it answers), and 10,000 WebSockets receiving one broadcast.
 # Usage: scripts/load-test.sh            (needs wrk: apt-get install wrk)
+#        READS_ONLY=1 scripts/load-test.sh   (only the read endpoints and the UI page)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || true
@@ -67,11 +68,20 @@ echo "== reads: wrk -t2 -c32 -d${SECS}s, one worker, each next to the trivial ro
 trivial=$(rps /service/no-such-route)
 printf "%-44s %8d req/s\n" "trivial route (POST to a 404, same headers)" "$trivial"
 report "game_info (logged in)" "$(rps /service/wish/game_info AUTH_TOKEN=$token)" 0.70
-report "game (logged-in player)" "$(rps /service/wish/game AUTH_TOKEN=$token)" 0.50
+game_rps=$(rps /service/wish/game AUTH_TOKEN=$token)
+report "game (logged-in player)" "$game_rps" 0.50
 report "board/score_all, gzip" "$(rps /service/wish/board/score_all ACCEPT_ENCODING=gzip)" 0.40
 report "board/score_all, uncompressed" "$(rps /service/wish/board/score_all)" 0
 echo "board/score_all on the wire: $(wire_bytes /service/wish/board/score_all gzip) bytes gzip (target <= 25,000), $(wire_bytes /service/wish/board/score_all identity) uncompressed"
 echo "game on the wire: $(wire_bytes /service/wish/game identity) bytes"
+# The built-in UI's game page for the same player, next to the `game` answer (target: at
+# least half of its rate).
+page_rps=$(wrk -t2 -c32 -d"${SECS}s" -H "Cookie: auth_token=$token" "$base/" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+awk -v r="$page_rps" -v g="$game_rps" 'BEGIN {
+    printf "%-44s %8d req/s  %5.1f %% of the game answer  (target >= 50 %%) %s\n",
+        "UI game page (GET /, logged-in player)", r, 100 * r / g, (r / g >= 0.5 ? "ok" : "BELOW TARGET") }'
+echo "UI game page on the wire: $(curl -s -o /dev/null -w '%{size_download}' -H "Cookie: auth_token=$token" "$base/") bytes"
+if [ -n "${READS_ONLY:-}" ]; then exit 0; fi
 
 echo "== durable submit_flag on SQLite"
 "$LOADGEN" submit http://127.0.0.1:18010 "$work/contest.json" "sqlite://$work/gs.db" 128 "$SECS"

@@ -175,6 +175,20 @@ pub struct ApiConfig {
     /// When set, attachments are answered with `X-Accel-Redirect: <this>/<file_path>` so
     /// that nginx serves the bytes from its internal location.
     pub attachment_accel_url: Option<String>,
+    /// When set, workers serve this folder at `/` (a static build of another frontend,
+    /// with the single-page fallback to `index.html`) instead of the built-in UI.
+    pub frontend_dir: Option<PathBuf>,
+}
+
+/// `[ui]`: how the built-in player web UI presents the contest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiConfig {
+    /// Site name in the header and the page titles.
+    pub site_name: String,
+    /// URL of a logo shown before the name (none by default).
+    pub logo_url: Option<String>,
+    /// Accent colour (`#rgb` or `#rrggbb`) of links, buttons and focus rings.
+    pub accent_color: String,
 }
 
 /// `[admin]`: the admin panel.
@@ -259,6 +273,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[ctftime]`: the CTFtime scoreboard feed.
     pub ctftime: CtftimeConfig,
+    /// `[ui]`: the built-in player web UI.
+    pub ui: UiConfig,
 }
 
 /// The type a key takes; decides how an environment string is read.
@@ -302,6 +318,15 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
             ("listen", Kind::Str),
             ("workers", Kind::Int),
             ("attachment_accel_url", Kind::Str),
+            ("frontend_dir", Kind::Str),
+        ],
+    ),
+    (
+        "ui",
+        &[
+            ("site_name", Kind::Str),
+            ("logo_url", Kind::Str),
+            ("accent_color", Kind::Str),
         ],
     ),
     (
@@ -773,6 +798,39 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
     if let Some(key) = &signing_key {
         check_signing_key(key).map_err(|reason| v.bad("secrets", "token_signing_key", reason))?;
     }
+    let frontend_dir = v
+        .opt_str("api", "frontend_dir")?
+        .filter(|d| !d.trim().is_empty())
+        .map(PathBuf::from);
+    if let Some(dir) = &frontend_dir {
+        if !dir.join("index.html").is_file() {
+            return Err(v.bad(
+                "api",
+                "frontend_dir",
+                format!("{} has no index.html", dir.display()),
+            ));
+        }
+    }
+    let accent_color = v
+        .opt_str("ui", "accent_color")?
+        .unwrap_or_else(|| "#1a5fb4".to_owned());
+    let hex_digits = accent_color.strip_prefix('#').unwrap_or("");
+    if !matches!(hex_digits.len(), 3 | 6) || !hex_digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(v.bad(
+            "ui",
+            "accent_color",
+            format!("expected a colour like #1a5fb4, found `{accent_color}`"),
+        ));
+    }
+    let ui = UiConfig {
+        site_name: v
+            .opt_str("ui", "site_name")?
+            .unwrap_or_else(|| "Guiding Star".to_owned()),
+        logo_url: v
+            .opt_str("ui", "logo_url")?
+            .filter(|u| !u.trim().is_empty()),
+        accent_color,
+    };
     let config = Config {
         file,
         database: DatabaseConfig { url },
@@ -788,6 +846,7 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
             attachment_accel_url: v
                 .opt_str("api", "attachment_accel_url")?
                 .filter(|u| !u.trim().is_empty()),
+            frontend_dir,
         },
         admin: AdminConfig {
             listen: v.addr("admin", "listen", "127.0.0.1:5000")?,
@@ -812,6 +871,7 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         generators: generators::generators(&v)?,
         metrics: ops::metrics(&v)?,
         ctftime: ops::ctftime(&v)?,
+        ui,
     };
     Ok(Parsed {
         config,

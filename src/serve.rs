@@ -51,6 +51,7 @@ pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
             tables: crate::demo::generate(&shape),
         };
         store.import(&dump, false).await?;
+        write_demo_attachments(config, &dump.tables);
         tracing::info!(
             "the database was empty: loaded the demo contest ({} users, {} submissions); log in as the admin at /service/auth/manual?identity=admin",
             dump.tables.user.len(),
@@ -59,6 +60,33 @@ pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// Puts a file behind each attachment action of the demo (an empty zip archive), so that
+/// the demo's download buttons work; files that exist are left alone.
+pub fn write_demo_attachments(config: &Config, tables: &crate::rows::Tables) {
+    const EMPTY_ZIP: [u8; 22] = [
+        0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let paths = tables
+        .challenge
+        .iter()
+        .filter_map(|c| c.actions.as_array())
+        .flatten()
+        .filter_map(|a| a.get("file_path")?.as_str());
+    for rel in paths {
+        let path = config.paths.attachments.join(rel);
+        if path.exists() || rel.contains("..") {
+            continue;
+        }
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, EMPTY_ZIP));
+        if let Err(e) = written {
+            tracing::warn!("demo attachment {}: {e}", path.display());
+        }
+    }
 }
 
 /// The address worker `index` listens on: api port + index.

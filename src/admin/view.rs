@@ -195,18 +195,8 @@ pub fn ser<T: Serialize>(t: T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(t))
 }
 
-/// Percent-encodes a query value.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a query value (the player API's encoder).
+pub use crate::worker::http::urlencode;
 
 /// Decodes a form or query component (`+` is a space; bad escapes stay as they are).
 pub fn urldecode(s: &[u8]) -> String {

@@ -31,7 +31,8 @@ enum Serve {
     Dynamic { module: String, uid: i64 },
 }
 
-type Refusal = (StatusCode, &'static str);
+/// Why a file is not served: the status and its plain-text message.
+pub(super) type Refusal = (StatusCode, &'static str);
 
 /// The enabled user whose player token is `token`.
 fn user_by_player_token<'g>(game: &'g Game, token: &str) -> Option<&'g User> {
@@ -213,7 +214,7 @@ async fn send_file(st: &HttpState, key: &str, rel: &str) -> Answer {
 }
 
 /// Opens `base/rel` if, with every symlink resolved, it is a file inside `base`.
-fn open_inside(
+pub(super) fn open_inside(
     base: &std::path::Path,
     rel: &std::path::Path,
 ) -> Result<(std::fs::File, u64), Refusal> {

@@ -34,8 +34,10 @@ pub mod oauth;
 mod ops;
 mod push;
 mod reply;
+pub use reply::urlencode;
 mod request;
 mod template;
+mod ui;
 mod wish;
 mod writeup;
 
@@ -91,6 +93,8 @@ struct HttpState {
     oauth: oauth::Providers,
     /// The CTFtime feed, until the board changes.
     ctftime: Mutex<ops::CtftimeCache>,
+    /// The built-in player web UI.
+    ui: ui::Ui,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it: every cache here stays
@@ -104,6 +108,8 @@ fn build(
     options: HttpOptions,
 ) -> Result<(Router, Arc<HttpState>), oauth::SetupError> {
     let providers = oauth::Providers::from_config(&shared.config)?;
+    let ui = ui::Ui::new(&shared.config, &providers.names());
+    let frontend_dir = shared.config.api.frontend_dir.clone();
     let state = Arc::new(HttpState {
         shared,
         options,
@@ -113,6 +119,7 @@ fn build(
         stopping: watch::Sender::new(false),
         oauth: providers,
         ctftime: Mutex::new(None),
+        ui,
     });
     let wish = wish::routes()
         .route_layer(axum::middleware::from_fn(request::check_wish_version))
@@ -154,6 +161,11 @@ fn build(
         router.route(&config.ctftime.path, get(ops::ctftime))
     } else {
         router
+    };
+    // The player pages at `/`: another frontend's build when configured, else the UI.
+    let router = match frontend_dir {
+        Some(dir) => router.merge(ui::frontend::routes(dir)),
+        None => router.merge(ui::routes()),
     };
     let router = if config.metrics.enabled {
         router

@@ -65,8 +65,16 @@ fn user_dir(st: &HttpState, uid: i64) -> PathBuf {
 
 /// NO_USER, NO_GAME, the writeup check and the policy; yields (uid, writeup required).
 fn check(st: &HttpState, session: &Session) -> Result<(i64, bool), Answer> {
-    let token = session.auth_token.as_deref();
-    let decided = st.shared.read(|g| {
+    match decide(st, session.auth_token.as_deref()) {
+        None => Err(no_game()),
+        Some(Err(refusal)) => Err(json_value(&refusal)),
+        Some(Ok(ok)) => Ok(ok),
+    }
+}
+
+/// The checks of [`check`] as values: `None` without a game.
+fn decide(st: &HttpState, token: Option<&str>) -> Option<Result<(i64, bool), Value>> {
+    st.shared.read(|g| {
         let ui = viewer(g, token).ok_or_else(|| error_answer("NO_USER", "未登录"))?;
         let u = &g.users[ui as usize];
         u.check_submit_writeup()
@@ -75,21 +83,23 @@ fn check(st: &HttpState, session: &Session) -> Result<(i64, bool), Answer> {
             return Err(error_answer("POLICY_ERROR", "现在不允许提交Writeup"));
         }
         Ok((u.id(), g.writeup_required(ui)))
-    });
-    match decided {
-        None => Err(no_game()),
-        Some(Err(refusal)) => Err(json_value(&refusal)),
-        Some(Ok(ok)) => Ok(ok),
-    }
+    })
 }
 
 /// `POST /service/wish/writeup`: the status.
 pub(super) async fn status(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
-    let (uid, required) = match check(&st, &session) {
-        Ok(ok) => ok,
-        Err(a) => return a,
+    json_value(&status_answer(&st, &session).await)
+}
+
+/// The status answer (or the refusal) as a value, for the endpoint and the UI's page.
+pub(super) async fn status_answer(st: &HttpState, session: &Session) -> Value {
+    let token = session.auth_token.as_deref();
+    let (uid, required) = match decide(st, token) {
+        None => return serde_json::from_slice(super::reply::NO_GAME_JSON).unwrap_or(Value::Null),
+        Some(Err(refusal)) => return refusal,
+        Some(Ok(ok)) => ok,
     };
-    let path = user_dir(&st, uid).join("metadata.json");
+    let path = user_dir(st, uid).join("metadata.json");
     let submitted = match tokio::fs::read(&path).await {
         Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
             Ok(meta) => {
@@ -111,12 +121,12 @@ pub(super) async fn status(State(st): State<Arc<HttpState>>, session: Session) -
         },
         Err(_) => Value::Null,
     };
-    json_value(&json!({
+    json!({
         "error": null,
         "writeup_required": required,
         "submitted_metadata": submitted,
         "max_size_mb": rules::WRITEUP_MAX_SIZE_MB,
-    }))
+    })
 }
 
 /// Seconds to wait before the next upload, judged by the metadata file's age.

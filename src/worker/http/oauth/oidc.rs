@@ -42,15 +42,7 @@ pub struct Oidc {
 /// Percent-encodes for `application/x-www-form-urlencoded` (client_secret_basic
 /// encodes the id and secret this way before Basic, RFC 6749 2.3.1).
 fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::super::reply::urlencode(s)
 }
 
 fn now_s() -> i64 {
