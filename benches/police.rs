@@ -6,7 +6,6 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use gs::demo::{generate, ContestShape};
 use gs::rows::SubmissionRow;
-use gs::state::flag::NoDynamicFlags;
 use gs::state::police::{Finding, FlagIndex};
 use gs::state::{Game, GameOptions};
 use serde_json::json;
@@ -59,7 +58,7 @@ fn check(c: &mut Criterion) {
     let ch = &game.challenges[0];
     let other = ch.flags[0]
         .spec
-        .correct_value(&ch.row.key, 0, game.users[1].row.id, &NoDynamicFlags)
+        .correct_value(&ch.row.key, game.users[1].row.id, None)
         .unwrap();
     let key = ch.row.key.clone();
     let row = |id: i64, flag: &str| SubmissionRow {
@@ -72,7 +71,10 @@ fn check(c: &mut Criterion) {
         percentage_override_or_null: None,
     };
     let next = game.submissions.last().map_or(1, |s| s.id + 1);
-    let (shared, nobody) = (row(next, &other), row(next + 1, "flag{nobody_has_this_one}"));
+    let (shared, nobody) = (
+        row(next, &other),
+        row(next + 1, "flag{nobody_has_this_one}"),
+    );
     game.apply_submission(shared).unwrap();
     game.apply_submission(nobody).unwrap();
     let (s_shared, s_nobody) = (
@@ -82,9 +84,10 @@ fn check(c: &mut Criterion) {
     let r = index.check(&game, s_shared).expect("a report");
     assert!(matches!(r.finding, Finding::SharedFlag { ref origins } if !origins.is_empty()));
     assert_eq!(index.check(&game, s_nobody), None);
-    c.bench_function("police check: another user's flag (20k users x 40 flags)", |b| {
-        b.iter(|| index.check(&game, s_shared))
-    });
+    c.bench_function(
+        "police check: another user's flag (20k users x 40 flags)",
+        |b| b.iter(|| index.check(&game, s_shared)),
+    );
     c.bench_function("police check: nobody's flag (20k users x 40 flags)", |b| {
         b.iter(|| index.check(&game, s_nobody))
     });

@@ -17,11 +17,11 @@ mod oauth;
 mod ops;
 pub use generators::GeneratorsConfig;
 pub use notify::{NotifyConfig, PoliceConfig, LOG_LEVELS};
-pub use ops::{CtftimeConfig, MetricsConfig};
 pub use oauth::{
     CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
     OidcConfig, ProxyRule, TokenAuth,
 };
+pub use ops::{CtftimeConfig, MetricsConfig};
 
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_FILE: &str = "gs.toml";

@@ -36,9 +36,16 @@ pub fn top(game: &Game, board: &str, n: usize) -> Result<String> {
     }
     let ranking = game.ranking(b);
     let mut out = String::new();
-    let mut head: Vec<String> = ["rank", "uid", "score", "group", "login_key", "login_properties"]
-        .map(str::to_owned)
-        .to_vec();
+    let mut head: Vec<String> = [
+        "rank",
+        "uid",
+        "score",
+        "group",
+        "login_key",
+        "login_properties",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     head.extend(ProfileField::ALL.iter().map(|f| f.name().to_owned()));
     line(&mut out, &head);
     for (i, &(ui, score)) in ranking.entries.iter().take(n).enumerate() {
@@ -150,9 +157,12 @@ pub fn which_flag(game: &Game, challenge: &str, flag_index: usize, flag: &str) -
     if !f.spec.may_match(flag) {
         return Ok(out);
     }
-    let dynamic = game.options().dynamic_flags.as_ref();
     for u in &game.users {
-        let value = f.spec.correct_value(challenge, flag_index, u.id(), dynamic);
+        let value = f.spec.correct_value(
+            challenge,
+            u.id(),
+            game.dynamic_value(u.id(), challenge, flag_index),
+        );
         if value.as_deref() == Ok(flag) {
             line(
                 &mut out,

@@ -123,3 +123,28 @@ async fn reducer_and_two_workers_as_processes() {
     assert_eq!(late["list"], reference["list"]);
     assert!(reference["list"].as_array().is_some_and(|l| !l.is_empty()));
 }
+
+/// Waits until the worker's `/readyz` says `ready` (its status agreeing with its body),
+/// or panics after `limit`.
+async fn assert_ready(client: &reqwest::Client, port: u16, ready: bool, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let resp = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await;
+        if let Ok(resp) = resp {
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            assert_eq!(body["ready"] == true, status == 200, "{status} {body}");
+            if body["ready"] == ready {
+                return body;
+            }
+        }
+        assert!(
+            start.elapsed() < limit,
+            "worker on {port}: readyz not {ready} after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

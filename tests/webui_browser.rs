@@ -14,7 +14,7 @@ mod http_support;
 
 use admin_support::Panel;
 use browser_support::{Browser, Page};
-use gs::state::flag::{FlagSpec, NoDynamicFlags};
+use gs::state::flag::FlagSpec;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -284,9 +284,7 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
         j.name
     );
     let spec = FlagSpec::parse(&ch.flags[0]).expect("flag");
-    let right = spec
-        .correct_value(&ch.key, 0, uid, &NoDynamicFlags)
-        .expect("the flag");
+    let right = spec.correct_value(&ch.key, uid, None).expect("the flag");
     set_value(&mut page, "#flag", &right).await;
     click(&mut page, "#flag-form button").await;
     page.wait_for("/(请等待|wait)/.test(document.getElementById('flag-result').textContent)")

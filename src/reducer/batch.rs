@@ -147,6 +147,7 @@ async fn write(
             for event in events {
                 r.broadcaster.publish(event).await;
             }
+            super::staff::after_commit(r, outcomes.iter().map(|(i, o)| (items[*i].0, o)));
             let at = Instant::now();
             for (i, outcome) in outcomes {
                 let reply = reply_of(outcome, r.counter);
@@ -157,6 +158,7 @@ async fn write(
             }
         }
         Ending::NotCommitted(e) => {
+            r.metrics.batches_failed.inc();
             tracing::error!(
                 "reducer: a batch of {} actions failed and was rolled back: {e}",
                 pending.len()
@@ -171,6 +173,7 @@ async fn write(
             }
         }
         Ending::InDoubt(e) => {
+            r.metrics.batches_failed.inc();
             tracing::error!(
                 "reducer: the commit of a batch of {} actions failed; whether it happened \
                  is read back from the database: {e}",
@@ -178,8 +181,11 @@ async fn write(
             );
             r.counter = counter_before;
             r.needs_reload = true;
-            r.log
-                .doubt(pending.iter().filter_map(|&i| items[i].1.map(str::to_owned)));
+            r.log.doubt(
+                pending
+                    .iter()
+                    .filter_map(|&i| items[i].1.map(str::to_owned)),
+            );
             if let Err(e) = reload(r).await {
                 tracing::error!("reducer: cannot reload the game after a failed commit: {e:#}");
             }

@@ -13,11 +13,11 @@ pub mod staff;
 use crate::config::Config;
 use crate::glitter::Action;
 use crate::glitter::{ActionServer, Event, EventKind, EventPublisher, Responder};
-use action_log::ActionLog;
-use broadcast::Broadcaster;
 use crate::state::{Change, Game, GameOptions};
 use crate::store::Store;
 use crate::token::TokenSigner;
+use action_log::ActionLog;
+use broadcast::Broadcaster;
 use health::Health;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -148,8 +148,7 @@ impl Reducer {
         m.game_submissions.set(n(self.game.submissions.len()));
         m.challenges.set(n(self.game.challenges.len()));
         m.tick.set(self.game.cur_tick);
-        m.workers_alive
-            .set(n(self.health.alive(Instant::now())));
+        m.workers_alive.set(n(self.health.alive(Instant::now())));
     }
 
     /// Applies a committed change to the reducer's game and publishes it.

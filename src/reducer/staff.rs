@@ -6,8 +6,11 @@ use crate::glitter::Action;
 use crate::notify::messages;
 
 /// Tells the staff about the committed actions of a batch that concern them (feedback).
-pub fn after_commit(r: &Reducer, actions: &[&Action], outcomes: &[super::actions::Outcome]) {
-    for (action, outcome) in actions.iter().zip(outcomes) {
+pub fn after_commit<'a>(
+    r: &Reducer,
+    committed: impl Iterator<Item = (&'a Action, &'a super::actions::Outcome)>,
+) {
+    for (action, outcome) in committed {
         let accepted = matches!(outcome, Ok(reply) if reply.error_msg.is_none());
         if let (
             true,

@@ -177,7 +177,6 @@ impl FlagIndex {
 
     fn add(&mut self, game: &Game, chall: u32, users: std::ops::Range<UserIdx>) {
         let ch = &game.challenges[chall as usize];
-        let dynamic = game.options().dynamic_flags.clone();
         let mut added = 0;
         let mut entries: Vec<(u64, UserIdx, u32)> = Vec::new();
         for (fi, flag) in ch.flags.iter().enumerate() {
@@ -186,10 +185,11 @@ impl FlagIndex {
             }
             for user in users.clone() {
                 let uid = game.users[user as usize].row.id;
-                let Ok(text) = flag
-                    .spec
-                    .correct_value(&ch.row.key, fi, uid, dynamic.as_ref())
-                else {
+                let Ok(text) = flag.spec.correct_value(
+                    &ch.row.key,
+                    uid,
+                    game.dynamic_value(uid, &ch.row.key, fi),
+                ) else {
                     continue;
                 };
                 if text != IMPOSSIBLE_FLAG {
@@ -349,9 +349,8 @@ mod tests {
             .spec
             .correct_value(
                 &ch.row.key,
-                f.flag as usize,
                 game.users[u as usize].row.id,
-                game.options().dynamic_flags.as_ref(),
+                game.dynamic_value(game.users[u as usize].row.id, &ch.row.key, f.flag as usize),
             )
             .unwrap()
     }

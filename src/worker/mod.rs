@@ -213,7 +213,12 @@ impl WorkerShared {
     /// A new action id: `<name>.<boot>.<n>`, unique across workers and restarts.
     fn new_action_id(&self) -> String {
         let n = self.next_action.fetch_add(1, Ordering::Relaxed);
-        let name: String = self.name.chars().filter(char::is_ascii_graphic).take(24).collect();
+        let name: String = self
+            .name
+            .chars()
+            .filter(char::is_ascii_graphic)
+            .take(24)
+            .collect();
         format!("{name}.{:016x}.{n}", self.boot)
     }
 
@@ -230,7 +235,9 @@ impl WorkerShared {
             .actions
             .call_once(&action, &action_id, ACTION_RETRY_BUDGET)
             .await
-            .inspect_err(|_| self.metrics.glitter_errors.inc())?;
+            .inspect_err(|_| {
+                self.metrics.glitter_errors.inc();
+            })?;
         let (epoch, target) = (reply.epoch, reply.state_counter);
         let mut rx = self.applied.subscribe();
         let applied = tokio::time::timeout(READ_YOUR_WRITES_TIMEOUT, async {

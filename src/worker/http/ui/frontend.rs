@@ -1,7 +1,8 @@
 //! `[api] frontend_dir`: serves a static build of another frontend at `/` instead of the
 //! built-in UI, with the single-page fallback to `index.html`; no path leaves the folder.
 
-use super::super::attachment::{open_inside, relative_path};
+use super::super::attachment::open_inside;
+use crate::safe_path::relative_path;
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
