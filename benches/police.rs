@@ -72,7 +72,10 @@ fn check(c: &mut Criterion) {
         percentage_override_or_null: None,
     };
     let next = game.submissions.last().map_or(1, |s| s.id + 1);
-    let (shared, nobody) = (row(next, &other), row(next + 1, "flag{nobody_has_this_one}"));
+    let (shared, nobody) = (
+        row(next, &other),
+        row(next + 1, "flag{nobody_has_this_one}"),
+    );
     game.apply_submission(shared).unwrap();
     game.apply_submission(nobody).unwrap();
     let (s_shared, s_nobody) = (
@@ -82,9 +85,10 @@ fn check(c: &mut Criterion) {
     let r = index.check(&game, s_shared).expect("a report");
     assert!(matches!(r.finding, Finding::SharedFlag { ref origins } if !origins.is_empty()));
     assert_eq!(index.check(&game, s_nobody), None);
-    c.bench_function("police check: another user's flag (20k users x 40 flags)", |b| {
-        b.iter(|| index.check(&game, s_shared))
-    });
+    c.bench_function(
+        "police check: another user's flag (20k users x 40 flags)",
+        |b| b.iter(|| index.check(&game, s_shared)),
+    );
     c.bench_function("police check: nobody's flag (20k users x 40 flags)", |b| {
         b.iter(|| index.check(&game, s_nobody))
     });

@@ -584,11 +584,7 @@ async fn feedback_writeup_and_error_messages_once_with_two_workers() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for path in ["generic", "feishu"] {
         let texts = hook.texts(path);
-        for prefix in [
-            "[FEEDBACK]",
-            "[WRITEUP]",
-            "[ERROR worker.http.attachment]",
-        ] {
+        for prefix in ["[FEEDBACK]", "[WRITEUP]", "[ERROR worker.http.attachment]"] {
             let n = texts.iter().filter(|t| t.starts_with(prefix)).count();
             assert_eq!(n, 1, "{prefix} at {path}: {texts:#?}");
         }
@@ -736,25 +732,58 @@ async fn police_rss_against_an_api_worker() {
     let gs = |args: &[&str], log: &str| gs_command(GS, dir.path(), &config, args, log);
     let dump = format!("{d}/contest.json");
     let ok = Command::new(GS)
-        .args(["db", "generate", &dump, "--users", "20000", "--submissions", "400000"])
+        .args([
+            "db",
+            "generate",
+            &dump,
+            "--users",
+            "20000",
+            "--submissions",
+            "400000",
+        ])
         .status()
         .unwrap()
         .success();
     assert!(ok);
-    assert!(gs(&["db", "import", &dump], "import.log").status().unwrap().success());
+    assert!(gs(&["db", "import", &dump], "import.log")
+        .status()
+        .unwrap()
+        .success());
     let _reducer = Proc(gs(&["reducer"], "reducer.log").spawn().unwrap());
-    let worker = Proc(gs(&["worker", "--index", "0"], "worker.log").spawn().unwrap());
+    let worker = Proc(
+        gs(&["worker", "--index", "0"], "worker.log")
+            .spawn()
+            .unwrap(),
+    );
     let police = Proc(gs(&["police"], "police.log").spawn().unwrap());
     let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
     let start = Instant::now();
-    while !(log("worker.log").contains("serving at state counter") && log("police.log").contains("police: indexed")) {
-        assert!(start.elapsed() < Duration::from_secs(300), "{}\n{}", log("worker.log"), log("police.log"));
+    while !(log("worker.log").contains("serving at state counter")
+        && log("police.log").contains("police: indexed"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "{}\n{}",
+            log("worker.log"),
+            log("police.log")
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (w, p) = (rss_kib(worker.0.id()), rss_kib(police.0.id()));
     let indexed = log("police.log");
-    let indexed = indexed.lines().find(|l| l.contains("police: indexed")).unwrap_or("");
-    println!("API worker RSS {} MiB, police RSS {} MiB, ratio {:.2}; {indexed}", w / 1024, p / 1024, p as f64 / w as f64);
-    assert!(p as f64 <= 1.5 * w as f64, "police {p} KiB vs worker {w} KiB");
+    let indexed = indexed
+        .lines()
+        .find(|l| l.contains("police: indexed"))
+        .unwrap_or("");
+    println!(
+        "API worker RSS {} MiB, police RSS {} MiB, ratio {:.2}; {indexed}",
+        w / 1024,
+        p / 1024,
+        p as f64 / w as f64
+    );
+    assert!(
+        p as f64 <= 1.5 * w as f64,
+        "police {p} KiB vs worker {w} KiB"
+    );
 }

@@ -105,10 +105,7 @@ impl Admin {
 
     /// The anti-cheat log file of `uid`.
     pub fn anticheat_log(&self, uid: i64) -> std::path::PathBuf {
-        self.config
-            .paths
-            .anticheat_log
-            .join(format!("{uid}.jsonl"))
+        self.config.paths.anticheat_log.join(format!("{uid}.jsonl"))
     }
 
     /// A path inside the panel.

@@ -150,13 +150,13 @@ async fn write_reports(
 
 /// Forwards every push message sent to everyone or to groups as `[PUSH]`.
 async fn forward_pushes(
-    mut pushes: broadcast::Receiver<Arc<crate::state::PushMessage>>,
+    mut pushes: broadcast::Receiver<Arc<crate::worker::OutgoingPush>>,
     notifier: Arc<Notifier>,
 ) {
     loop {
         match pushes.recv().await {
-            Ok(p) if p.to_uids.is_none() => {
-                let (channel, text) = messages::push(&p);
+            Ok(p) if p.message.to_uids.is_none() => {
+                let (channel, text) = messages::push(&p.message);
                 notifier.notify(&channel, text);
             }
             Ok(_) => {}
