@@ -142,9 +142,8 @@ async fn page(
     };
     for (_, _, p) in &parsed {
         for uid in std::iter::once(p.uid).chain(p.origins.iter().map(|o| o.0)) {
-            if !cache.contains_key(&uid) {
-                let d = downloads(&admin, uid).await;
-                cache.insert(uid, d);
+            if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(uid) {
+                e.insert(downloads(&admin, uid).await);
             }
         }
     }

@@ -147,7 +147,7 @@ impl Notifier {
     /// Whether log rows at `level` go to the staff.
     pub fn wants_log_level(&self, level: &str) -> bool {
         let level = normalized_level(level);
-        self.log_levels.iter().any(|l| *l == level)
+        self.log_levels.contains(&level)
     }
 
     /// The counters now.
