@@ -105,6 +105,9 @@ impl FollowObserver for Police {
             }
             Applied::User { uid, users_before } => index.user_changed(game, uid, users_before),
             Applied::Challenge(id) => index.challenge_changed(game, id),
+            Applied::DynamicFlag { uid, key, flag_idx } => {
+                index.dynamic_value_set(game, uid, &key, flag_idx)
+            }
             Applied::Other => {}
         }
     }

@@ -232,6 +232,28 @@ impl FlagIndex {
         }
     }
 
+    /// After user `uid`'s dynamic flag `flag_idx` of challenge `key` got its generated
+    /// value: indexes that one value (a regenerated value's old text stays indexed, so a
+    /// player submitting it is still traced to its owner).
+    pub fn dynamic_value_set(&mut self, game: &Game, uid: i64, key: &str, flag_idx: usize) {
+        let (Some(user), Some(chall)) = (game.user_idx(uid), game.chall_idx(key)) else {
+            return;
+        };
+        let ch = &game.challenges[chall as usize];
+        let Some(value) = game.dynamic_value(uid, key, flag_idx) else {
+            return;
+        };
+        if ch.flags.get(flag_idx).is_none() || value == IMPOSSIBLE_FLAG {
+            return;
+        }
+        let h = self.hash(value);
+        self.by_challenge
+            .entry(ch.row.id)
+            .or_default()
+            .insert(h, user, flag_idx as u32);
+        self.entries += 1;
+    }
+
     /// After challenge row `id` was created, changed or deleted: indexes it afresh.
     pub fn challenge_changed(&mut self, game: &Game, id: i64) {
         self.forget_challenge(id);

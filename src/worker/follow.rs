@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a change that was just applied touched, for a [`FollowObserver`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// A new submission (its id).
     NewSubmission(i64),
@@ -27,6 +27,15 @@ pub enum Applied {
     },
     /// A challenge row was created, changed or deleted.
     Challenge(i64),
+    /// A user's dynamic flag got its generated value.
+    DynamicFlag {
+        /// The uid.
+        uid: i64,
+        /// The challenge key.
+        key: String,
+        /// The flag's index in its challenge.
+        flag_idx: usize,
+    },
     /// Anything else.
     Other,
 }
@@ -40,6 +49,11 @@ impl Applied {
                 users_before: game.users.len(),
             },
             Change::UpdateChallenge { id, .. } => Applied::Challenge(*id),
+            Change::SetDynamicFlag { row } => Applied::DynamicFlag {
+                uid: row.user_id,
+                key: row.challenge_key.clone(),
+                flag_idx: usize::try_from(row.flag_idx).unwrap_or(usize::MAX),
+            },
             _ => Applied::Other,
         }
     }
