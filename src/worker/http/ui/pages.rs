@@ -284,7 +284,7 @@ pub(super) async fn profile(State(st): State<Arc<HttpState>>, visit: Visit) -> R
         let v = viewer(g, token);
         let user = frame_user(g, v);
         let info =
-            serde_json::to_value(g.answer_game_info(v, false, now / 1000)).unwrap_or_default();
+            serde_json::to_value(g.answer_game_info(v, false, now / 1000)).unwrap_or(Value::Null);
         let wait_s = v.and_then(|ui| {
             let p = g.users[ui as usize].profile.as_ref()?;
             let left = rules::PROFILE_COOLDOWN_S - (now - p.timestamp_ms) as f64 / 1000.0;
