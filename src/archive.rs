@@ -55,7 +55,8 @@ fn prepare(dir: &Path, force: bool) -> Result<()> {
 
 fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
 }
@@ -125,12 +126,14 @@ fn phase_of(game: &Game, ts: i64) -> (i64, String) {
     (tick, name)
 }
 
+/// Passes of one flag: per group, and per phase (the tick of the trigger in force).
+type Passes = (BTreeMap<String, usize>, BTreeMap<i64, usize>);
+
 fn problemset(game: &Game, group: &str) -> String {
     // Passes of each flag per group and per phase.
     let mut groups: Vec<&str> = Vec::new();
     let mut phases: BTreeMap<i64, String> = BTreeMap::new();
-    let mut passes: BTreeMap<(u32, u32), (BTreeMap<String, usize>, BTreeMap<i64, usize>)> =
-        BTreeMap::new();
+    let mut passes: BTreeMap<(u32, u32), Passes> = BTreeMap::new();
     for u in &game.users {
         for &(f, s) in &u.passed_flags {
             let (tick, name) = phase_of(game, game.submissions[s as usize].timestamp_s());
@@ -207,9 +210,7 @@ fn writeup(
         .unwrap_or("（未知）");
     let mut md = format!(
         "# [{}] {}\n\n- 命题人：{}\n",
-        ch.row.category,
-        ch.row.title,
-        author
+        ch.row.category, ch.row.title, author
     );
     for (fi, f) in ch.flags.iter().enumerate() {
         let passed = game
@@ -254,7 +255,8 @@ fn writeup(
                 match copy_attachment(config, file_path, filename, dir) {
                     Ok(()) => {
                         copied += 1;
-                        let _ = writeln!(md, "- 附件「{name}」：[{filename}](attachments/{filename})");
+                        let _ =
+                            writeln!(md, "- 附件「{name}」：[{filename}](attachments/{filename})");
                     }
                     Err(e) => {
                         tracing::warn!("archive: attachment of {}: {e}", ch.row.key);
@@ -272,7 +274,12 @@ fn writeup(
                     .into_iter()
                     .flatten()
                     .filter(|(k, _)| !["type", "name", "effective_after"].contains(&k.as_str()))
-                    .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}: {}",
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                        )
+                    })
                     .collect();
                 let _ = writeln!(md, "- {kind}「{name}」：{}", detail.join("，"));
             }
@@ -290,7 +297,10 @@ fn copy_attachment(config: &Config, file_path: &str, filename: &str, dir: &Path)
     let name = Path::new(filename);
     if filename.is_empty()
         || name.components().count() != 1
-        || !matches!(name.components().next(), Some(std::path::Component::Normal(_)))
+        || !matches!(
+            name.components().next(),
+            Some(std::path::Component::Normal(_))
+        )
     {
         bail!("bad file name `{filename}`");
     }
@@ -317,7 +327,9 @@ fn score_board(game: &Game, answer: &Value, tz: &TimeZone) -> Result<(String, St
         "last_correct_submission",
         "last_correct_submission_ts",
     ])?;
-    let mut md = String::from("| 排名 | 昵称 | 组别 | 分数 | 最后正确提交 |\n| --- | --- | --- | --- | --- |\n");
+    let mut md = String::from(
+        "| 排名 | 昵称 | 组别 | 分数 | 最后正确提交 |\n| --- | --- | --- | --- | --- |\n",
+    );
     for e in answer["list"].as_array().into_iter().flatten() {
         let uid = e["uid"].as_i64().unwrap_or(0);
         let group = game
@@ -363,7 +375,8 @@ fn score_board(game: &Game, answer: &Value, tz: &TimeZone) -> Result<(String, St
 fn first_blood_board(answer: &Value, tz: &TimeZone) -> Result<(String, String)> {
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(["challenge", "flag", "holder", "group", "time", "timestamp"])?;
-    let mut md = String::from("| 题目 | Flag | 一血 | 组别 | 时间 |\n| --- | --- | --- | --- | --- |\n");
+    let mut md =
+        String::from("| 题目 | Flag | 一血 | 组别 | 时间 |\n| --- | --- | --- | --- | --- |\n");
     for ch in answer["list"].as_array().into_iter().flatten() {
         let title = ch["title"].as_str().unwrap_or("");
         for f in ch["flags"].as_array().into_iter().flatten() {

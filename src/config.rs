@@ -13,11 +13,11 @@ use rand::RngCore;
 
 mod oauth;
 mod ops;
-pub use ops::{CtftimeConfig, MetricsConfig};
 pub use oauth::{
     CarsiConfig, GithubConfig, HttpClientConfig, IaaaConfig, MicrosoftConfig, OAuthConfig,
     OidcConfig, ProxyRule, TokenAuth,
 };
+pub use ops::{CtftimeConfig, MetricsConfig};
 
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_FILE: &str = "gs.toml";

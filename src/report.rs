@@ -36,9 +36,16 @@ pub fn top(game: &Game, board: &str, n: usize) -> Result<String> {
     }
     let ranking = game.ranking(b);
     let mut out = String::new();
-    let mut head: Vec<String> = ["rank", "uid", "score", "group", "login_key", "login_properties"]
-        .map(str::to_owned)
-        .to_vec();
+    let mut head: Vec<String> = [
+        "rank",
+        "uid",
+        "score",
+        "group",
+        "login_key",
+        "login_properties",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     head.extend(ProfileField::ALL.iter().map(|f| f.name().to_owned()));
     line(&mut out, &head);
     for (i, &(ui, score)) in ranking.entries.iter().take(n).enumerate() {

@@ -40,19 +40,39 @@ impl Drop for Nginx {
 
 /// Replaces `from` (which must occur) in the site.
 fn sub(text: &mut String, from: &str, to: &str) {
-    assert!(text.contains(from), "deploy/nginx/gs.conf no longer has `{from}`");
+    assert!(
+        text.contains(from),
+        "deploy/nginx/gs.conf no longer has `{from}`"
+    );
     *text = text.replace(from, to);
 }
 
 /// The shipped site with this test's paths and ports.
 fn site(prefix: &Path, p: &Panel, tls: u16, plain: u16, redirect: u16) -> String {
     let api = p.config.api.listen.port();
-    let mut s = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/gs.conf"))
-        .expect("deploy/nginx/gs.conf");
-    sub(&mut s, "server 127.0.0.1:8010 ", &format!("server 127.0.0.1:{api} "));
-    sub(&mut s, "server 127.0.0.1:8011 ", &format!("server 127.0.0.1:{} ", api + 1));
-    sub(&mut s, "server 127.0.0.1:5000;", &format!("server {};", p.config.admin.listen));
-    sub(&mut s, "    listen 80;\n", &format!("    listen 127.0.0.1:{redirect};\n"));
+    let mut s =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/gs.conf"))
+            .expect("deploy/nginx/gs.conf");
+    sub(
+        &mut s,
+        "server 127.0.0.1:8010 ",
+        &format!("server 127.0.0.1:{api} "),
+    );
+    sub(
+        &mut s,
+        "server 127.0.0.1:8011 ",
+        &format!("server 127.0.0.1:{} ", api + 1),
+    );
+    sub(
+        &mut s,
+        "server 127.0.0.1:5000;",
+        &format!("server {};", p.config.admin.listen),
+    );
+    sub(
+        &mut s,
+        "    listen 80;\n",
+        &format!("    listen 127.0.0.1:{redirect};\n"),
+    );
     sub(&mut s, "    listen [::]:80;\n", "");
     sub(
         &mut s,
@@ -123,14 +143,20 @@ fn start_nginx(prefix: &Path, site: &str) -> Nginx {
 
 fn certificate(prefix: &Path) {
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
         .args(["-subj", "/CN=localhost", "-keyout"])
         .arg(prefix.join("key.pem"))
         .arg("-out")
         .arg(prefix.join("cert.pem"))
         .output()
         .expect("openssl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,7 +179,10 @@ async fn nginx_site_in_front_of_two_workers() {
     let prefix = tempfile::tempdir().unwrap();
     certificate(prefix.path());
     let (tls, plain, redirect) = (free_port(), free_port(), free_port());
-    let _nginx = start_nginx(prefix.path(), &site(prefix.path(), &p, tls, plain, redirect));
+    let _nginx = start_nginx(
+        prefix.path(),
+        &site(prefix.path(), &p, tls, plain, redirect),
+    );
     let https = format!("https://127.0.0.1:{tls}");
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
@@ -181,7 +210,10 @@ async fn nginx_site_in_front_of_two_workers() {
                 }
             }
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "no game through nginx");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no game through nginx"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(answer["user_info"].is_object(), "{answer}");
@@ -198,7 +230,10 @@ async fn nginx_site_in_front_of_two_workers() {
             if ready {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(20), "worker on {port} not ready");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "worker on {port} not ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -222,7 +257,9 @@ async fn nginx_site_in_front_of_two_workers() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
     // The internal location is not reachable from outside.
     let r = client
-        .get(format!("{https}/internal-attachments/tutorial/tutorial.zip"))
+        .get(format!(
+            "{https}/internal-attachments/tutorial/tutorial.zip"
+        ))
         .send()
         .await
         .unwrap();
@@ -235,7 +272,9 @@ async fn nginx_site_in_front_of_two_workers() {
     .unwrap();
     req.headers_mut()
         .insert("Cookie", format!("auth_token={player}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("WebSocket through nginx");
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("WebSocket through nginx");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let csrf = p.csrf(1).await;
     let (status, _) = p.post(1, "/status/test-push", &[("_csrf", &csrf)]).await;
@@ -275,7 +314,10 @@ async fn nginx_site_in_front_of_two_workers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("nginx"), "refused by nginx itself");
+    assert!(
+        r.text().await.unwrap().contains("nginx"),
+        "refused by nginx itself"
+    );
     // The player API stays open to them; metrics and health are not public.
     let r = outsider
         .post(format!("{https}/service/wish/game_info"))
@@ -290,7 +332,11 @@ async fn nginx_site_in_front_of_two_workers() {
         assert_eq!(r.status(), 403, "{path}");
     }
     // The frontend.
-    let r = client.get(format!("{https}/some/page")).send().await.unwrap();
+    let r = client
+        .get(format!("{https}/some/page"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.text().await.unwrap().contains("the frontend"));
     p.stop().await;
 }

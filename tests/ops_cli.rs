@@ -31,7 +31,11 @@ impl Site {
         .unwrap();
         let site = Site { dir, config };
         let out = site.gs(&["db", "import", &dump.display().to_string()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         site
     }
 
@@ -81,11 +85,17 @@ fn archive_of_the_golden_contests_matches_their_boards() {
             assert!(out.join(file).is_file(), "{contest}: {file} missing");
         }
         let problemset = std::fs::read_to_string(out.join("problemset/README.md")).unwrap();
-        assert!(problemset.contains("| 题目 | 分类 | Flag | 基础分 |"), "{problemset}");
+        assert!(
+            problemset.contains("| 题目 | 分类 | Flag | 基础分 |"),
+            "{problemset}"
+        );
         assert!(problemset.contains("Challenge Bin Three"));
         let writeup =
             std::fs::read_to_string(out.join("official_writeup/bin_three/README.md")).unwrap();
-        assert!(writeup.contains("## 命题人解答") && writeup.contains("基础分"), "{writeup}");
+        assert!(
+            writeup.contains("## 命题人解答") && writeup.contains("基础分"),
+            "{writeup}"
+        );
 
         let answers = common::golden_json(&format!("{contest}.answers.json"));
         let mut boards = 0;
@@ -105,11 +115,19 @@ fn archive_of_the_golden_contests_matches_their_boards() {
                 for (row, e) in rows.iter().zip(list) {
                     assert_eq!(row[0], e["rank"].to_string(), "{contest} {key}");
                     assert_eq!(&row[1], e["nickname"].as_str().unwrap(), "{contest} {key}");
-                    let badges: Vec<&str> =
-                        e["badges"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+                    let badges: Vec<&str> = e["badges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|b| b.as_str().unwrap())
+                        .collect();
                     assert_eq!(row[3], badges.join(" "), "{contest} {key}");
                     assert_eq!(row[4], e["score"].to_string(), "{contest} {key}");
-                    assert_eq!(row[6], opt_ts(&e["last_succ_submission_ts"]), "{contest} {key}");
+                    assert_eq!(
+                        row[6],
+                        opt_ts(&e["last_succ_submission_ts"]),
+                        "{contest} {key}"
+                    );
                 }
             } else {
                 let expected: Vec<(String, String, String, String)> = a["list"]
@@ -169,7 +187,10 @@ fn reports_on_a_generated_contest() {
     // top: the board's first N, in order, with login key and profile fields.
     let top = site.ok(&["report", "top", "--board", "score_all", "-n", "5"]);
     let lines: Vec<Vec<&str>> = top.lines().map(|l| l.split('\t').collect()).collect();
-    assert_eq!(lines[0][..5], ["rank", "uid", "score", "group", "login_key"]);
+    assert_eq!(
+        lines[0][..5],
+        ["rank", "uid", "score", "group", "login_key"]
+    );
     assert!(lines[0].contains(&"tel") && lines[0].contains(&"email"));
     let ranking = game.ranking(game.board("score_all").unwrap());
     assert_eq!(lines.len(), 6, "{top}");
@@ -204,7 +225,9 @@ fn reports_on_a_generated_contest() {
         let f: Vec<&str> = l.split('\t').collect();
         let uid: i64 = f[2].parse().unwrap();
         assert_eq!(game.user_by_id(uid).unwrap().row.group, "pku", "{l}");
-        per.entry(f[0].to_owned()).or_default().push(f[4].parse().unwrap());
+        per.entry(f[0].to_owned())
+            .or_default()
+            .push(f[4].parse().unwrap());
     }
     assert!(!per.is_empty(), "{cat}");
     for (c, scores) in &per {
@@ -226,10 +249,7 @@ fn reports_on_a_generated_contest() {
         })
         .expect("a leet flag in the generated contest");
     let owner = &game.users[7];
-    let flag = game
-        .challenge(&key)
-        .unwrap()
-        .flags[fi]
+    let flag = game.challenge(&key).unwrap().flags[fi]
         .spec
         .correct_value(&key, fi, owner.id(), game.options().dynamic_flags.as_ref())
         .unwrap();
@@ -242,7 +262,11 @@ fn reports_on_a_generated_contest() {
         &fi.to_string(),
         &flag,
     ]);
-    let uids: Vec<&str> = which.lines().skip(1).map(|l| l.split('\t').next().unwrap()).collect();
+    let uids: Vec<&str> = which
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
     assert_eq!(uids, [owner.id().to_string().as_str()], "{which}");
     let nobody = site.ok(&["report", "which-flag", "--challenge", &key, "flag{nobody}"]);
     assert_eq!(nobody.lines().count(), 1);

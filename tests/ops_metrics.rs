@@ -31,10 +31,10 @@ fn value(e: &Exposition, family: &str, labels: &[(&str, &str)]) -> f64 {
     };
     let want: HashMap<&str, &str> = labels.iter().copied().collect();
     for s in f.iter_samples() {
-        let set = s.get_labelset().expect("samples of a family have label names");
-        let ok = want
-            .iter()
-            .all(|(k, v)| set.get_label_value(k) == Some(*v));
+        let set = s
+            .get_labelset()
+            .expect("samples of a family have label names");
+        let ok = want.iter().all(|(k, v)| set.get_label_value(k) == Some(*v));
         if !ok {
             continue;
         }
@@ -159,7 +159,10 @@ async fn metrics_parse_and_move_with_actions() {
     assert_eq!(status, 200);
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(html.contains("Submissions per minute") && html.contains("Solves per challenge"));
-    assert!(html.contains("Challenge Misc Static"), "a line per challenge in the legend");
+    assert!(
+        html.contains("Challenge Misc Static"),
+        "a line per challenge in the legend"
+    );
     p.stop().await;
 }
 
@@ -247,6 +250,11 @@ async fn ctftime_feed_has_the_fields_and_follows_the_board() {
         assert!(!banned.contains(&s["team"].as_str().unwrap().to_owned()));
     }
     // Cached: the same bytes until the board changes.
-    let again = w.get("/service/ctftime.json", None).await.text().await.unwrap();
+    let again = w
+        .get("/service/ctftime.json", None)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(again, text);
 }

@@ -116,19 +116,16 @@ pub fn submissions_per_minute(game: &Game, tz: &super::TimeZone) -> String {
         .copied()
         .fold(1.0f64, f64::max)
         .ceil();
-    let mut svg = frame(
-        "Submissions per minute",
-        max,
-        t0,
-        t0 + width * n,
-        tz,
-    );
+    let mut svg = frame("Submissions per minute", max, t0, t0 + width * n, tz);
     svg.push_str(&polyline(&wrong, max, PALETTE[3], "wrong"));
     svg.push_str(&polyline(&correct, max, PALETTE[2], "correct"));
     svg.push_str("</svg>");
     let minutes = width / 60;
     svg.push_str(&legend(&[
-        (format!("correct (per minute, averaged over {minutes} min)"), PALETTE[2]),
+        (
+            format!("correct (per minute, averaged over {minutes} min)"),
+            PALETTE[2],
+        ),
         ("wrong".to_owned(), PALETTE[3]),
     ]));
     svg

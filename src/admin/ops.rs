@@ -26,7 +26,11 @@ fn json_status(status: StatusCode, body: &Value) -> Response {
 pub async fn metrics(State(admin): State<Arc<Admin>>, req: Request) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>();
     if !peer.is_some_and(|ConnectInfo(a)| admin.config.metrics.allows(a.ip())) {
-        return (StatusCode::FORBIDDEN, "metrics are not served to this address\n").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are not served to this address\n",
+        )
+            .into_response();
     }
     let read = tokio::time::timeout(WAIT, admin.read_reducer(|r| r.metrics.clone())).await;
     let Ok(Some(metrics)) = read else {
@@ -53,11 +57,8 @@ pub async fn healthz() -> Response {
 
 /// `GET /readyz`: 200 when the reducer task answers and its database does, else 503.
 pub async fn readyz(State(admin): State<Arc<Admin>>) -> Response {
-    let read = tokio::time::timeout(
-        WAIT,
-        admin.read_reducer(|r| (r.store.clone(), r.counter)),
-    )
-    .await;
+    let read =
+        tokio::time::timeout(WAIT, admin.read_reducer(|r| (r.store.clone(), r.counter))).await;
     let Ok(Some((store, counter))) = read else {
         return json_status(
             StatusCode::SERVICE_UNAVAILABLE,

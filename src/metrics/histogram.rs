@@ -9,8 +9,8 @@ use std::time::Duration;
 
 /// Bucket bounds of HTTP request latencies, seconds (50 µs to 5 s).
 pub const LATENCY_BUCKETS: &[f64] = &[
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0,
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
 ];
 
 /// Bucket bounds of glitter latencies (commit, event lag), seconds (100 µs to 10 s).

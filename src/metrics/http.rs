@@ -14,8 +14,8 @@ pub type RequestLabels = [(&'static str, String); 2];
 
 /// Status codes with a series of their own; others are counted by class (`4xx`, …).
 const STATUSES: [u16; 20] = [
-    101, 200, 204, 206, 301, 302, 303, 304, 400, 401, 403, 404, 405, 408, 413, 415, 429, 500,
-    502, 503,
+    101, 200, 204, 206, 301, 302, 303, 304, 400, 401, 403, 404, 405, 408, 413, 415, 429, 500, 502,
+    503,
 ];
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
@@ -139,7 +139,11 @@ mod tests {
         for _ in 0..3 {
             m.record(&e, 200, Duration::from_micros(80));
         }
-        m.record(&m.endpoint(Some("/service/wish/game")), 404, Duration::from_millis(2));
+        m.record(
+            &m.endpoint(Some("/service/wish/game")),
+            404,
+            Duration::from_millis(2),
+        );
         let text = super::super::render(&registry);
         assert!(
             text.contains(r#"http_requests_total{endpoint="/service/wish/game",status="200"} 3"#),

@@ -108,8 +108,8 @@ impl ReducerMetrics {
             "Flag submissions stored, by result",
             submissions_family.clone(),
         );
-        let submissions =
-            SUBMISSION_RESULTS.map(|res| submissions_family.get_or_create_owned(&[("result", res)]));
+        let submissions = SUBMISSION_RESULTS
+            .map(|res| submissions_family.get_or_create_owned(&[("result", res)]));
         fn gauge(r: &mut Registry, name: &str, help: &str) -> Gauge {
             let g = Gauge::default();
             r.register(name, help, g.clone());

@@ -134,8 +134,7 @@ impl Reducer {
         m.game_submissions.set(n(self.game.submissions.len()));
         m.challenges.set(n(self.game.challenges.len()));
         m.tick.set(self.game.cur_tick);
-        m.workers_alive
-            .set(n(self.health.alive(Instant::now())));
+        m.workers_alive.set(n(self.health.alive(Instant::now())));
     }
 
     /// Applies a committed change to the reducer's game and publishes it.

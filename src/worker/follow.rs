@@ -87,7 +87,10 @@ async fn load(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
-    shared.metrics.load_seconds.observe_duration(started.elapsed());
+    shared
+        .metrics
+        .load_seconds
+        .observe_duration(started.elapsed());
     shared.install(game, state_counter);
     tracing::info!("{}: serving at state counter {state_counter}", shared.name);
     Ok(())

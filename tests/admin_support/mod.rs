@@ -49,7 +49,8 @@ impl Panel {
             .map(|_| free_port())
             .find(|&p| {
                 p < 60_000
-                    && (1..workers).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok())
+                    && (1..workers)
+                        .all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok())
             })
             .expect("free API ports");
         let listen = format!("127.0.0.1:{api_port}");

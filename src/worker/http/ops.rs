@@ -54,7 +54,11 @@ pub(super) async fn metrics(State(st): State<Arc<HttpState>>, req: Request) -> R
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>();
     let allowed = peer.is_some_and(|ConnectInfo(a)| st.shared.config.metrics.allows(a.ip()));
     if !allowed {
-        return (StatusCode::FORBIDDEN, "metrics are not served to this address\n").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are not served to this address\n",
+        )
+            .into_response();
     }
     let m = &st.shared.metrics;
     m.set_snapshot(&snapshot(&st.shared));
@@ -65,7 +69,10 @@ pub(super) async fn metrics(State(st): State<Arc<HttpState>>, req: Request) -> R
 fn json_status(status: StatusCode, body: &Value) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         body.to_string(),
     )
         .into_response()
@@ -152,7 +159,10 @@ pub(super) async fn ctftime(State(st): State<Arc<HttpState>>) -> Response {
         }
     };
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         bytes,
     )
         .into_response()
