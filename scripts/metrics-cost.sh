@@ -2,11 +2,12 @@
 # Cost of the metrics on the hottest read endpoint: `game` as a player on one worker
 # (2,000 players / 20,000 submissions), metrics on and off, alternated ROUNDS times so
 # that noise from other load on the machine hits both alike; prints each run and the
-# medians. Usage: SECS=8 ROUNDS=3 scripts/metrics-cost.sh   (needs wrk)
+# medians. Usage: SECS=8 ROUNDS=3 scripts/metrics-cost.sh   (needs wrk; NO_BUILD=1 reuses
+# target/release/gs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || true
-cargo build --release --bin gs >/dev/null 2>&1
+[ -n "${NO_BUILD:-}" ] || cargo build --release --bin gs >/dev/null 2>&1
 GS="$PWD/target/release/gs"
 SECS="${SECS:-8}"
 ROUNDS="${ROUNDS:-3}"

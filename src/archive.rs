@@ -126,12 +126,14 @@ fn phase_of(game: &Game, ts: i64) -> (i64, String) {
     (tick, name)
 }
 
+/// Passes of one flag: per group, and per phase (the tick of the trigger in force).
+type Passes = (BTreeMap<String, usize>, BTreeMap<i64, usize>);
+
 fn problemset(game: &Game, group: &str) -> String {
     // Passes of each flag per group and per phase.
     let mut groups: Vec<&str> = Vec::new();
     let mut phases: BTreeMap<i64, String> = BTreeMap::new();
-    let mut passes: BTreeMap<(u32, u32), (BTreeMap<String, usize>, BTreeMap<i64, usize>)> =
-        BTreeMap::new();
+    let mut passes: BTreeMap<(u32, u32), Passes> = BTreeMap::new();
     for u in &game.users {
         for &(f, s) in &u.passed_flags {
             let (tick, name) = phase_of(game, game.submissions[s as usize].timestamp_s());

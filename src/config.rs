@@ -1094,6 +1094,44 @@ mod tests {
     }
 
     #[test]
+    fn metrics_and_ctftime_keys() {
+        let (_dir, file, e) = setup("");
+        let c = Config::load_with_env(Some(&file), &e).unwrap();
+        assert!(c.metrics.enabled && c.ctftime.enabled);
+        assert_eq!(c.metrics.path, "/metrics");
+        assert_eq!(c.ctftime.path, "/service/ctftime.json");
+        assert_eq!(c.ctftime.board, "score_all");
+        assert!(c.metrics.allows("127.0.0.1".parse().unwrap()));
+        assert!(c.metrics.allows("::1".parse().unwrap()));
+        assert!(c.metrics.allows("::ffff:127.0.0.5".parse().unwrap()));
+        assert!(!c.metrics.allows("10.1.2.3".parse().unwrap()));
+        let (_dir, file, e) = setup(
+            "[metrics]\nallow = [\"10.0.0.0/8\", \"192.168.1.7\"]\npath = \"/internal/m\"\n[ctftime]\nboard = \"score_pku\"\n",
+        );
+        let c = Config::load_with_env(Some(&file), &e).unwrap();
+        assert!(c.metrics.allows("10.1.2.3".parse().unwrap()));
+        assert!(c.metrics.allows("192.168.1.7".parse().unwrap()));
+        assert!(!c.metrics.allows("192.168.1.8".parse().unwrap()));
+        assert!(!c.metrics.allows("127.0.0.1".parse().unwrap()));
+        assert_eq!(c.metrics.path, "/internal/m");
+        assert_eq!(c.ctftime.board, "score_pku");
+        let e = err("[metrics]\nallow = [\"10.0.0.0/33\"]\n", &[]);
+        assert!(
+            e.contains("metrics.allow") && e.contains("10.0.0.0/33"),
+            "{e}"
+        );
+        let e = err("", &[("GS_METRICS__PATH", "metrics")]);
+        assert!(e.contains("metrics.path"), "{e}");
+        let e = err("[ctftime]\nboard = \"first_all\"\n", &[]);
+        assert!(
+            e.contains("ctftime.board") && e.contains("score_all"),
+            "{e}"
+        );
+        let e = err("[metrics]\nport = 1\n", &[]);
+        assert!(e.contains("metrics.port"), "{e}");
+    }
+
+    #[test]
     fn defaults_and_generated_secrets() {
         let (dir, file, e) = setup("");
         let c = Config::load_with_env(Some(&file), &e).unwrap();

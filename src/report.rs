@@ -98,24 +98,14 @@ pub fn category(game: &Game, group: &str) -> Result<String> {
     );
     for cat in categories {
         // Ties by the earlier last correct submission in the category, as on the boards.
-        let mut ranked: Vec<(i64, u32, usize)> = game
+        let mut ranked: Vec<(i64, i64, usize)> = game
             .users
             .iter()
             .enumerate()
             .filter(|(_, u)| u.row.group == group && u.row.enabled)
             .filter_map(|(i, u)| {
-                let score = u
-                    .tot_score_by_cat
-                    .iter()
-                    .find(|(c, _)| c == cat)
-                    .map_or(0, |(_, s)| *s);
-                let last = u
-                    .passed_flags
-                    .iter()
-                    .rev()
-                    .find(|(f, _)| game.challenges[f.chall as usize].row.category == cat)
-                    .map(|&(_, s)| s)?;
-                (score > 0).then_some((score, last, i))
+                let (score, last) = game.standing(u, Some(cat));
+                (score > 0).then_some((score, game.submissions[last? as usize].id, i))
             })
             .collect();
         ranked.sort_by_key(|&(score, last, _)| (-score, last));

@@ -38,6 +38,15 @@ pub(crate) fn new_registry() -> Registry {
     registry
 }
 
+/// Registers a new metric of type `M` (a counter, gauge or histogram) and returns it.
+pub(crate) fn register<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 /// The part of `registry` whose metrics are named `gs_…`.
 pub(crate) fn prefixed(registry: &mut Registry) -> &mut Registry {
     registry.sub_registry_with_prefix(PREFIX)

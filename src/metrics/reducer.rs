@@ -113,14 +113,10 @@ impl ReducerMetrics {
         let submissions = SUBMISSION_RESULTS
             .map(|res| submissions_family.get_or_create_owned(&[("result", res)]));
         fn gauge(r: &mut Registry, name: &str, help: &str) -> Gauge {
-            let g = Gauge::default();
-            r.register(name, help, g.clone());
-            g
+            super::register(r, name, help, Gauge::default())
         }
         fn counter(r: &mut Registry, name: &str, help: &str) -> Counter {
-            let c = Counter::default();
-            r.register(name, help, c.clone());
-            c
+            super::register(r, name, help, Counter::default())
         }
         let batch_size = AtomicHistogram::new(BATCH_BUCKETS);
         r.register(

@@ -80,19 +80,13 @@ impl WorkerMetrics {
         let r = super::prefixed(&mut root);
         let http = HttpMetrics::register(r);
         fn counter(r: &mut Registry, name: &str, help: &str) -> Counter {
-            let c = Counter::default();
-            r.register(name, help, c.clone());
-            c
+            super::register(r, name, help, Counter::default())
         }
         fn gauge(r: &mut Registry, name: &str, help: &str) -> Gauge {
-            let g = Gauge::default();
-            r.register(name, help, g.clone());
-            g
+            super::register(r, name, help, Gauge::default())
         }
         fn histogram(r: &mut Registry, name: &str, help: &str) -> AtomicHistogram {
-            let h = AtomicHistogram::new(GLITTER_BUCKETS);
-            r.register(name, help, h.clone());
-            h
+            super::register(r, name, help, AtomicHistogram::new(GLITTER_BUCKETS))
         }
         let ws_messages = counter(
             r,

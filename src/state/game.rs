@@ -1027,6 +1027,28 @@ impl Game {
         board.ranking(|| self.compute_ranking(board))
     }
 
+    /// A user's score counted on a board of `category` (all categories: `None`) and their
+    /// last passing submission there, which breaks ties (earlier first).
+    pub fn standing(&self, u: &User, category: Option<&str>) -> (i64, Option<SubIdx>) {
+        match category {
+            None => (u.tot_score, u.passed_flags.last().map(|&(_, s)| s)),
+            Some(cat) => {
+                let score = u
+                    .tot_score_by_cat
+                    .iter()
+                    .find(|(c, _)| c == cat)
+                    .map_or(0, |(_, s)| *s);
+                let last = u
+                    .passed_flags
+                    .iter()
+                    .rev()
+                    .find(|(f, _)| self.challenges[f.chall as usize].row.category == cat)
+                    .map(|&(_, s)| s);
+                (score, last)
+            }
+        }
+    }
+
     fn compute_ranking(&self, board: &Board) -> Ranking {
         let category = match board.spec.kind {
             BoardKind::Score { category, .. } => category,
@@ -1037,23 +1059,7 @@ impl Game {
             if !board.has_group(&u.row.group) {
                 continue;
             }
-            let (score, last_sub) = match category {
-                None => (u.tot_score, u.passed_flags.last().map(|&(_, s)| s)),
-                Some(cat) => {
-                    let score = u
-                        .tot_score_by_cat
-                        .iter()
-                        .find(|(c, _)| c == cat)
-                        .map_or(0, |(_, s)| *s);
-                    let last = u
-                        .passed_flags
-                        .iter()
-                        .rev()
-                        .find(|(f, _)| self.challenges[f.chall as usize].row.category == cat)
-                        .map(|&(_, s)| s);
-                    (score, last)
-                }
-            };
+            let (score, last_sub) = self.standing(u, category);
             if score > 0 {
                 let last_id = last_sub.map_or(-1, |s| self.submissions[s as usize].id);
                 entries.push((score, last_id, i as UserIdx));
