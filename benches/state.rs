@@ -198,7 +198,7 @@ fn answers(c: &mut Criterion) {
         b.iter(|| serde_json::to_vec(&game.answer_game(viewer)))
     });
     c.bench_function("answer game_info (logged-in player)", |b| {
-        b.iter(|| game.answer_game_info(viewer, true))
+        b.iter(|| serde_json::to_vec(&game.answer_game_info(viewer, true, 0)))
     });
     let u = &game.users[viewer.unwrap_or(0) as usize];
     c.bench_function("check_play_game", |b| b.iter(|| u.check_play_game()));

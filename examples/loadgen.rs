@@ -263,8 +263,12 @@ async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Resu
         next - now
     );
     if next - now > 3 {
-        // Idle connections: what each costs the server.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Idle connections: what each costs the server, once they are all open.
+        let open_by = Instant::now() + Duration::from_secs((next - now - 3) as u64);
+        while opened.load(Ordering::Relaxed) < connections && Instant::now() < open_by {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
         let open = opened.load(Ordering::Relaxed) as u64;
         if let (Some(before), Some(idle)) = (rss_before, pid.and_then(rss_kib)) {
             println!(

@@ -17,7 +17,9 @@ fn ask(game: &Game, endpoint: &str, auth_token: Option<&str>, now_s: i64) -> Val
         .and_then(|u| game.user_idx(u.id()));
     let (name, arg) = endpoint.split_once('/').unwrap_or((endpoint, ""));
     match name {
-        "game_info" => game.answer_game_info(viewer, true),
+        "game_info" => {
+            serde_json::to_value(game.answer_game_info(viewer, true, now_s)).expect("serializes")
+        }
         "announcements" => game.answer_announcements(viewer),
         "triggers" => game.answer_triggers(),
         "game" => serde_json::to_value(game.answer_game(viewer)).expect("serializes"),
@@ -233,23 +235,25 @@ fn key_order(v: &Value, path: &str, out: &mut Vec<String>) {
 
 #[test]
 fn game_answers_keep_the_reference_key_order() {
-    // `game` is serialized straight from the game state: its text must list the keys in
-    // the order the reference's JSON does, not just hold the same values.
+    // `game` and `game_info` are serialized straight from the game state: their text
+    // must list the keys in the order the reference's JSON does, not just hold the same
+    // values.
     let mut checked = 0;
     for contest in CONTESTS {
         let game = load_contest(contest);
         let answers = golden_json(&format!("{contest}.answers.json"));
         for q in answers["static"].as_array().expect("static list") {
-            if q["endpoint"] != "game" {
+            let endpoint = q["endpoint"].as_str().expect("endpoint");
+            if endpoint != "game" && endpoint != "game_info" {
                 continue;
             }
             let token = q["auth_token"].as_str();
-            let text = serde_json::to_string(&ask(&game, "game", token, 0)).expect("text");
+            let text = serde_json::to_string(&ask(&game, endpoint, token, 0)).expect("text");
             let ours: Value = serde_json::from_str(&text).expect("JSON");
             let (mut expected, mut actual) = (Vec::new(), Vec::new());
             key_order(&q["answer"], "", &mut expected);
             key_order(&ours, "", &mut actual);
-            assert_eq!(actual, expected, "{contest} game as {token:?}");
+            assert_eq!(actual, expected, "{contest} {endpoint} as {token:?}");
             checked += 1;
         }
     }

@@ -76,10 +76,10 @@ fn answer_costs_without_http() {
         );
     };
     time("game_info (user 2)", &|| {
-        serde_json::to_vec(&game.answer_game_info(viewer, true)).unwrap()
+        serde_json::to_vec(&game.answer_game_info(viewer, true, now_s)).unwrap()
     });
     time("game_info (guest)", &|| {
-        serde_json::to_vec(&game.answer_game_info(None, true)).unwrap()
+        serde_json::to_vec(&game.answer_game_info(None, true, now_s)).unwrap()
     });
     time("game (user 2)", &|| {
         serde_json::to_vec(&game.answer_game(viewer)).unwrap()

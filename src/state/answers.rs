@@ -121,48 +121,44 @@ impl Game {
     // Endpoints
     // -----------------------------------------------------------------------------------
 
-    /// `game_info` (without `diag_ts`, which the server adds).
-    pub fn answer_game_info(&self, viewer: Option<UserIdx>, push_enabled: bool) -> Value {
+    /// `game_info`, stamped `diag_ts` (the server's clock, in seconds) as the reference
+    /// does. Asked on every page load, so it is serialized straight from the game.
+    pub fn answer_game_info(
+        &self,
+        viewer: Option<UserIdx>,
+        push_enabled: bool,
+        diag_ts: i64,
+    ) -> GameInfoAnswer<'_> {
         let policy = self.policy();
-        let user = self.viewer(viewer).map(|u| {
-            let profile: Map<String, Value> = rules::profile_fields(&u.row.group)
-                .iter()
-                .map(|&f| (f.name().to_owned(), json!(u.profile_value(f).unwrap_or(""))))
-                .collect();
-            let token = if policy.can_view_problem || self.is_admin(u.id()) {
-                json!(u.row.token)
+        let user = self.viewer(viewer).map(|u| GameInfoUser {
+            id: u.id(),
+            login_key: &u.row.login_key,
+            group: &u.row.group,
+            group_disp: u.group_display(),
+            badges: &u.badges,
+            token: if policy.can_view_problem || self.is_admin(u.id()) {
+                u.row.token.as_deref()
             } else {
-                json!("")
-            };
-            json!({
-                "id": u.id(),
-                "login_key": u.row.login_key,
-                "group": u.row.group,
-                "group_disp": u.group_display(),
-                "badges": u.badges,
-                "token": token,
-                "profile": profile,
-                "terms_agreed": u.row.terms_agreed,
-            })
+                Some("")
+            },
+            profile: ProfileView(u),
+            terms_agreed: u.row.terms_agreed,
         });
-        let templates: Vec<Value> = rules::SITE_TEMPLATES
-            .iter()
-            .filter(|(_, _, tick)| self.cur_tick >= *tick)
-            .map(|(key, title, _)| json!([key, title]))
-            .collect();
         let can_play = self
             .viewer(viewer)
             .is_some_and(|u| u.check_play_game().is_ok());
-        ok(json!({
-            "user": user,
-            "feature": {
-                "push": push_enabled && can_play,
-                "game": viewer.is_some() || show_problems_to_guest(policy),
-                "submit_flag": policy.can_submit_flag,
-                "templates": templates,
+        GameInfoAnswer {
+            error: (),
+            user,
+            feature: Features {
+                push: push_enabled && can_play,
+                game: viewer.is_some() || show_problems_to_guest(policy),
+                submit_flag: policy.can_submit_flag,
+                templates: TemplateList(self.cur_tick),
             },
-            "cur_tick": self.cur_tick,
-        }))
+            cur_tick: self.cur_tick,
+            diag_ts,
+        }
     }
 
     /// `announcements`: newest first, rendered for the viewer's group.
@@ -602,6 +598,8 @@ impl Game {
 /// objects, without building a JSON tree first.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
+// Built once per request and serialized at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum GameAnswer<'g> {
     /// `{"error": code, "error_msg": message}`.
     Refused(Value),
@@ -655,4 +653,68 @@ struct GameUserInfo<'g> {
     board_key: &'static str,
     board_name: &'g str,
     board_rank: Option<usize>,
+}
+
+/// The `game_info` answer (borrowing the game, serialized in the reference's key order).
+#[derive(Debug, Serialize)]
+pub struct GameInfoAnswer<'g> {
+    error: (),
+    user: Option<GameInfoUser<'g>>,
+    feature: Features,
+    cur_tick: i64,
+    diag_ts: i64,
+}
+
+/// The logged-in user in `game_info`.
+#[derive(Debug, Serialize)]
+struct GameInfoUser<'g> {
+    id: i64,
+    login_key: &'g str,
+    group: &'g str,
+    group_disp: String,
+    badges: &'g [String],
+    token: Option<&'g str>,
+    profile: ProfileView<'g>,
+    terms_agreed: bool,
+}
+
+/// The feature switches in `game_info`.
+#[derive(Debug, Serialize)]
+struct Features {
+    push: bool,
+    game: bool,
+    submit_flag: bool,
+    templates: TemplateList,
+}
+
+/// A user's profile fields of their group, `""` for unset ones, as a JSON object.
+#[derive(Debug)]
+struct ProfileView<'g>(&'g User);
+
+impl Serialize for ProfileView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let u = self.0;
+        let fields = rules::profile_fields(&u.row.group);
+        let mut map = s.serialize_map(Some(fields.len()))?;
+        for &f in fields {
+            map.serialize_entry(f.name(), u.profile_value(f).unwrap_or(""))?;
+        }
+        map.end()
+    }
+}
+
+/// The site templates open at a tick, as `[[key, title], ...]`.
+#[derive(Debug)]
+struct TemplateList(i64);
+
+impl Serialize for TemplateList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            rules::SITE_TEMPLATES
+                .iter()
+                .filter(|(_, _, tick)| self.0 >= *tick)
+                .map(|(key, title, _)| [key, title]),
+        )
+    }
 }

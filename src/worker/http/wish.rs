@@ -74,13 +74,11 @@ fn now_s() -> i64 {
 }
 
 async fn game_info(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
-    read_answer(&st, &session, |g, v| {
-        // This worker serves the WebSocket, so push is on for whoever may play.
-        let mut answer = g.answer_game_info(v, true);
-        if let Value::Object(m) = &mut answer {
-            m.insert("diag_ts".into(), json!(now_s()));
-        }
-        answer
+    let token = session.auth_token.as_deref();
+    let now = now_s();
+    // This worker serves the WebSocket, so push is on for whoever may play.
+    write_answer(&st, 1024, |g, buf| {
+        serde_json::to_writer(buf, &g.answer_game_info(viewer(g, token), true, now))
     })
 }
 
@@ -92,17 +90,29 @@ async fn triggers(State(st): State<Arc<HttpState>>, session: Session) -> Answer 
     read_answer(&st, &session, |g, _| g.answer_triggers())
 }
 
-/// The most requested per-player answer: serialized straight from the game under the
-/// read lock (no JSON tree in between), into a buffer sized for a typical answer.
+/// The most requested per-player answer.
 async fn game(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
     let token = session.auth_token.as_deref();
+    write_answer(&st, 8 * 1024, |g, buf| {
+        serde_json::to_writer(buf, &g.answer_game(viewer(g, token)))
+    })
+}
+
+/// Answers with what `write` serializes straight from the game (no JSON tree in
+/// between), under the read lock, into a buffer of `capacity` bytes; NO_GAME while
+/// resynchronizing.
+fn write_answer(
+    st: &HttpState,
+    capacity: usize,
+    write: impl FnOnce(&Game, &mut Vec<u8>) -> serde_json::Result<()>,
+) -> Answer {
     let written = st.shared.read(|g| {
-        let mut buf = Vec::with_capacity(8 * 1024);
-        serde_json::to_writer(&mut buf, &g.answer_game(viewer(g, token))).map(|()| buf)
+        let mut buf = Vec::with_capacity(capacity);
+        write(g, &mut buf).map(|()| buf)
     });
     match written {
         Some(Ok(buf)) => json_bytes(Bytes::from(buf)),
-        // Serializing cannot fail (every key is a string); NO_GAME while resynchronizing.
+        // Serializing cannot fail: every key is a string.
         Some(Err(_)) | None => no_game(),
     }
 }
