@@ -164,6 +164,8 @@ pub struct ApiConfig {
     /// When set, attachments are answered with `X-Accel-Redirect: <this>/<file_path>` so
     /// that nginx serves the bytes from its internal location.
     pub attachment_accel_url: Option<String>,
+    /// Connection limits of the HTTP servers (workers and admin panel).
+    pub limits: crate::http_server::Limits,
 }
 
 /// `[admin]`: the admin panel.
@@ -281,6 +283,9 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
             ("listen", Kind::Str),
             ("workers", Kind::Int),
             ("attachment_accel_url", Kind::Str),
+            ("max_connections", Kind::Int),
+            ("header_timeout_s", Kind::Int),
+            ("body_timeout_s", Kind::Int),
         ],
     ),
     (
@@ -688,6 +693,23 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
                 format!("expected 1 to 256 workers, found {workers}"),
             )
         })?;
+    let limit = |key: &str, default: i64, range: std::ops::RangeInclusive<i64>| {
+        let n = v.int("api", key, default)?;
+        if range.contains(&n) {
+            Ok(n as u64)
+        } else {
+            Err(v.bad(
+                "api",
+                key,
+                format!("expected {} to {}, found {n}", range.start(), range.end()),
+            ))
+        }
+    };
+    let limits = crate::http_server::Limits {
+        max_connections: limit("max_connections", 10_000, 1..=1_000_000)? as usize,
+        header_timeout: std::time::Duration::from_secs(limit("header_timeout_s", 10, 1..=3600)?),
+        body_timeout: std::time::Duration::from_secs(limit("body_timeout_s", 30, 1..=3600)?),
+    };
     let url_prefix = v.string("admin", "url_prefix", "/admin")?;
     if !url_prefix.starts_with('/') || url_prefix.ends_with('/') {
         return Err(v.bad(
@@ -762,6 +784,7 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
             attachment_accel_url: v
                 .opt_str("api", "attachment_accel_url")?
                 .filter(|u| !u.trim().is_empty()),
+            limits,
         },
         admin: AdminConfig {
             listen: v.addr("admin", "listen", "127.0.0.1:5000")?,

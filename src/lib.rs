@@ -24,6 +24,7 @@ pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod glitter;
+pub mod http_server;
 pub mod logging;
 pub mod reducer;
 pub mod rows;

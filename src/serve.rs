@@ -113,8 +113,7 @@ pub fn bind_worker(config: &Config, index: u16) -> anyhow::Result<tokio::net::Tc
 /// Binds the admin panel's listening socket; a port that is taken is an error.
 pub fn bind_admin(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
     let addr = config.admin.listen;
-    listen(addr)
-        .with_context(|| format!("the admin panel cannot listen on {addr} (admin.listen)"))
+    listen(addr).with_context(|| format!("the admin panel cannot listen on {addr} (admin.listen)"))
 }
 
 /// Runs API worker `index` until `shutdown` flips to true.

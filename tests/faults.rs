@@ -58,7 +58,8 @@ async fn fault_database_stall_exactly_once_and_reads_stay_up() {
 
     let db_path = cluster.dir.path().join("gs.db");
     let lock = rusqlite::Connection::open(&db_path).expect("open the database");
-    lock.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
     let locked_at = Instant::now();
     let ledger = Ledger::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -92,7 +93,10 @@ async fn fault_database_stall_exactly_once_and_reads_stay_up() {
         cluster.log("worker0.log")
     );
     assert_eq!(bad_reads, 0, "reads failed during the stall");
-    assert!(answered_after < Duration::from_secs(3), "{answered_after:?}");
+    assert!(
+        answered_after < Duration::from_secs(3),
+        "{answered_after:?}"
+    );
 }
 
 /// kill -9 of the reducer under a submission load, restarted at once: nothing
@@ -103,7 +107,14 @@ async fn fault_reducer_kill9_under_load() {
     let port = cluster.api_port;
     let ledger = Ledger::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = spawn_load(port, &players, 32, Duration::from_millis(100), &ledger, stop.clone());
+    let load = spawn_load(
+        port,
+        &players,
+        32,
+        Duration::from_millis(100),
+        &ledger,
+        stop.clone(),
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     reducer.0.kill().expect("kill -9 the reducer");
     let _ = reducer.0.wait();
@@ -117,7 +128,10 @@ async fn fault_reducer_kill9_under_load() {
     let outage = ledger.longest_gap_after(killed);
     println!("reducer kill -9: longest time without an acknowledgement after the kill {outage:?}");
     ledger.check(&sqlite_url(&cluster), "reducer kill -9").await;
-    assert!(outage <= Duration::from_secs(3), "service back only after {outage:?}");
+    assert!(
+        outage <= Duration::from_secs(3),
+        "service back only after {outage:?}"
+    );
     assert_eq!(ledger.counts().get("failed"), None, "{:?}", ledger.counts());
 }
 
@@ -128,7 +142,14 @@ async fn fault_worker_kill9_and_restart_under_load() {
     let port = cluster.api_port;
     let ledger = Ledger::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = spawn_load(port, &players, 32, Duration::from_millis(100), &ledger, stop.clone());
+    let load = spawn_load(
+        port,
+        &players,
+        32,
+        Duration::from_millis(100),
+        &ledger,
+        stop.clone(),
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     worker.0.kill().expect("kill -9 the worker");
     let _ = worker.0.wait();
@@ -136,7 +157,10 @@ async fn fault_worker_kill9_and_restart_under_load() {
     let _worker = cluster.spawn(&["worker", "--index", "0"], "worker0b.log");
     let client = reqwest::Client::new();
     let back = wait_serving(&client, port, Duration::from_secs(10)).await;
-    println!("worker kill -9: serving again {:?} after the kill", killed.elapsed());
+    println!(
+        "worker kill -9: serving again {:?} after the kill",
+        killed.elapsed()
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let outage = ledger.longest_gap_after(killed);
     println!("worker kill -9: longest time without an acknowledgement after the kill {outage:?}");
@@ -145,7 +169,10 @@ async fn fault_worker_kill9_and_restart_under_load() {
         task.await.expect("load task");
     }
     ledger.check(&sqlite_url(&cluster), "worker kill -9").await;
-    assert!(back <= Duration::from_secs(3), "worker back only after {back:?}");
+    assert!(
+        back <= Duration::from_secs(3),
+        "worker back only after {back:?}"
+    );
 }
 
 /// `gs serve` with its API port or its admin port taken exits non-zero at once, naming it.
@@ -178,8 +205,9 @@ fn serve_exits_when_a_port_is_taken() {
             log.contains(&port.to_string()),
             "{which}: the error names the port:\n{log}"
         );
-        println!("{which} port taken: exited with {status} after {:?}", started.elapsed());
+        println!(
+            "{which} port taken: exited with {status} after {:?}",
+            started.elapsed()
+        );
     }
 }
-
-

@@ -17,14 +17,14 @@ async fn a_refusal_is_answered_as_a_refusal_without_waiting() {
     }))
     .await;
     let started = Instant::now();
-    let result = rig
-        .shared
-        .perform(Action::AgreeTerm { uid: 5 })
-        .await;
+    let result = rig.shared.perform(Action::AgreeTerm { uid: 5 }).await;
     let took = started.elapsed();
     let reply = result.expect("the reducer's verdict, not a timeout");
     assert_eq!(reply.error_msg.as_deref(), Some("目前不允许注册新账户"));
-    assert!(took < Duration::from_secs(1), "answered only after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "answered only after {took:?}"
+    );
 }
 
 /// The reducer answers hello but never a heartbeat: the worker still loads at the first
@@ -33,7 +33,10 @@ async fn a_refusal_is_answered_as_a_refusal_without_waiting() {
 async fn an_unanswered_heartbeat_does_not_hold_up_the_event_loop() {
     let mut rig = Rig::new(Arc::new(|_: &Action| None)).await;
     let tick = rig.tick().await;
-    rig.repeat(Event::sync(0, tick).with_epoch(7), Duration::from_millis(100));
+    rig.repeat(
+        Event::sync(0, tick).with_epoch(7),
+        Duration::from_millis(100),
+    );
     let started = Instant::now();
     rig.follow();
     while rig.shared.read(|_| ()).is_none() {

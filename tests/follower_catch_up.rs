@@ -70,7 +70,11 @@ async fn lost_events_are_fetched_not_reloaded() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(rig.shared.loads.load(Ordering::Relaxed), 1, "reloaded instead");
+    assert_eq!(
+        rig.shared.loads.load(Ordering::Relaxed),
+        1,
+        "reloaded instead"
+    );
     assert!(rig.shared.read(|_| ()).is_some());
     let fetched = rig
         .received

@@ -64,8 +64,15 @@ async fn writeups_are_stored_under_an_allowed_extension() {
                 .collect()
         })
         .expect("game");
-    for (uid, name) in users.iter().zip(["shell.php", ".htaccess", "run.sh", "page.html"]) {
-        assert_eq!(upload(&w, *uid, name).await, json!({"error": null}), "{name}");
+    for (uid, name) in users
+        .iter()
+        .zip(["shell.php", ".htaccess", "run.sh", "page.html"])
+    {
+        assert_eq!(
+            upload(&w, *uid, name).await,
+            json!({"error": null}),
+            "{name}"
+        );
         let (_, status) = w.wish("writeup", Some(&auth_token(*uid)), &json!({})).await;
         let stored = status["submitted_metadata"]["filename"]
             .as_str()

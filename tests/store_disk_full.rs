@@ -79,13 +79,17 @@ async fn write_users(store: &Store, from: usize, n: usize) -> Result<(), String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_recovers_after_the_disk_was_full() {
     let Some(disk) = SmallDisk::mount("3m") else {
-        println!("SKIPPED: cannot mount a tmpfs here (needs root); the fault suite uses the same check");
+        println!(
+            "SKIPPED: cannot mount a tmpfs here (needs root); the fault suite uses the same check"
+        );
         return;
     };
     let url = format!("sqlite://{}/gs.db", disk.path().display());
     let store = Store::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
-    write_users(&store, 0, 10).await.expect("a first batch on a free disk");
+    write_users(&store, 0, 10)
+        .await
+        .expect("a first batch on a free disk");
 
     let filler = fill(disk.path());
     let mut failures = Vec::new();
@@ -117,7 +121,10 @@ async fn store_recovers_after_the_disk_was_full() {
         let present = (0..100)
             .filter(|i| keys.contains(&format!("disk:{}", 1000 + round * 100 + i)))
             .count();
-        assert!(present == 0 || present == 100, "batch {round}: {present} of 100 stored");
+        assert!(
+            present == 0 || present == 100,
+            "batch {round}: {present} of 100 stored"
+        );
     }
     store.close().await;
 }

@@ -180,11 +180,11 @@ pub async fn serve(
         tracing::info!("admin panel on http://{addr}{}/", config.admin.url_prefix);
     }
     let mut stop = shutdown;
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
+    let limits = config.api.limits;
+    let result = crate::http_server::serve(listener, app, limits, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
     follower.abort();
     result.context("the admin panel's HTTP server failed")
 }

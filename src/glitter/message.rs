@@ -192,7 +192,10 @@ impl ActionReply {
     pub fn retry_later(state_counter: u64) -> Self {
         ActionReply {
             retry: true,
-            ..ActionReply::error("glitter: the outcome is not known yet; retry", state_counter)
+            ..ActionReply::error(
+                "glitter: the outcome is not known yet; retry",
+                state_counter,
+            )
         }
     }
 

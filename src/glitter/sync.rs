@@ -379,7 +379,10 @@ mod tests {
             t.on_event(ev(EventKind::NewSubmission, 20).with_epoch(7), now),
             SyncDecision::Skip
         );
-        assert_eq!(t.on_event(Event::sync(19, 0).with_epoch(7), now), SyncDecision::Skip);
+        assert_eq!(
+            t.on_event(Event::sync(19, 0).with_epoch(7), now),
+            SyncDecision::Skip
+        );
         assert!(matches!(
             t.on_event(ev(EventKind::NewSubmission, 21).with_epoch(7), now),
             SyncDecision::Apply(_)

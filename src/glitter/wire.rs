@@ -137,11 +137,9 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<(Action, Option<String>), Strin
     let action_id = match value.get("action_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) if is_valid_action_id(id) => Some(id.clone()),
-        Some(_) => {
-            return Err(format!(
-                "action_id must be a string of 1 to {MAX_ACTION_ID_BYTES} printable ASCII characters"
-            ))
-        }
+        Some(_) => return Err(format!(
+            "action_id must be a string of 1 to {MAX_ACTION_ID_BYTES} printable ASCII characters"
+        )),
     };
     Ok((decode_action(value)?, action_id))
 }
@@ -176,12 +174,16 @@ pub(crate) fn encode_request(
     action: &Action,
     action_id: Option<&str>,
 ) -> Result<Vec<Bytes>> {
-    let invalid = |e: serde_json::Error| GlitterError::Invalid(format!("cannot encode action: {e}"));
+    let invalid =
+        |e: serde_json::Error| GlitterError::Invalid(format!("cannot encode action: {e}"));
     let body = match action_id {
         None => serde_json::to_vec(action).map_err(invalid)?,
         Some(id) => {
             if !is_valid_action_id(id) {
-                return Err(GlitterError::Invalid(format!("bad action id {}", shown(id.as_bytes()))));
+                return Err(GlitterError::Invalid(format!(
+                    "bad action id {}",
+                    shown(id.as_bytes())
+                )));
             }
             let mut value = serde_json::to_value(action).map_err(invalid)?;
             if let Value::Object(map) = &mut value {

@@ -66,9 +66,7 @@ pub(super) async fn answer_without_writing(r: &mut Reducer, action: &Action) -> 
         }
         Action::FetchEvents { after, epoch } => {
             match r.broadcaster.events_after(*after, *epoch).await {
-                Ok(events) => {
-                    Ok(ActionReply::ok(r.counter).with_data(json!({ "events": events })))
-                }
+                Ok(events) => Ok(ActionReply::ok(r.counter).with_data(json!({ "events": events }))),
                 Err(msg) => Err(msg),
             }
         }

@@ -178,8 +178,11 @@ async fn write(
             );
             r.counter = counter_before;
             r.needs_reload = true;
-            r.log
-                .doubt(pending.iter().filter_map(|&i| items[i].1.map(str::to_owned)));
+            r.log.doubt(
+                pending
+                    .iter()
+                    .filter_map(|&i| items[i].1.map(str::to_owned)),
+            );
             if let Err(e) = reload(r).await {
                 tracing::error!("reducer: cannot reload the game after a failed commit: {e:#}");
             }

@@ -3,10 +3,10 @@
 
 use futures_util::TryStreamExt;
 use sqlx::mysql::{MySql, MySqlPool, MySqlRow};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
-use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Row, Type};
 
 /// Which SQL engine a store talks to.
@@ -340,7 +340,9 @@ impl Pools {
 impl Tx {
     fn conn_mut(&mut self) -> &mut Conn {
         // Only `commit` and `Drop` take the connection, and both consume the `Tx`.
-        self.conn.as_mut().expect("a Tx holds its connection until it ends")
+        self.conn
+            .as_mut()
+            .expect("a Tx holds its connection until it ends")
     }
 
     /// The engine behind this transaction.

@@ -5,8 +5,8 @@
 
 use super::WorkerShared;
 use crate::glitter::{
-    Action, Event, EventKind, EventSubscriber, ResyncReason, SyncDecision, SyncTracker,
-    Telemetry, PROTOCOL_VERSION,
+    Action, Event, EventKind, EventSubscriber, ResyncReason, SyncDecision, SyncTracker, Telemetry,
+    PROTOCOL_VERSION,
 };
 use crate::state::{Change, GameOptions};
 use crate::store::Store;
@@ -54,7 +54,10 @@ pub async fn heartbeat(shared: &WorkerShared) {
     let mut extra = serde_json::Map::new();
     extra.insert(
         "loads".into(),
-        shared.loads.load(std::sync::atomic::Ordering::Relaxed).into(),
+        shared
+            .loads
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .into(),
     );
     if let Some(r) = shared.take_latency_report() {
         tracing::info!(
@@ -232,8 +235,7 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        if stale_since.is_some_and(|t| t.elapsed() > STALE_READS_LIMIT)
-            && shared.applied().serving
+        if stale_since.is_some_and(|t| t.elapsed() > STALE_READS_LIMIT) && shared.applied().serving
         {
             tracing::error!(
                 "{}: no reducer for {}s: no longer serving the stale game",
@@ -307,7 +309,10 @@ pub async fn run(
                         };
                     if !resumed {
                         if let Err(e) = load(&shared, &store, epoch, state_counter, tick).await {
-                            tracing::error!("{}: cannot load the game: {e:#}; retrying", shared.name);
+                            tracing::error!(
+                                "{}: cannot load the game: {e:#}; retrying",
+                                shared.name
+                            );
                             tokio::time::sleep(Duration::from_secs(1)).await;
                             continue 'connect;
                         }
@@ -327,7 +332,10 @@ pub async fn run(
                         // Lost events: take them from the reducer's replay buffer.
                         match catch_up(&shared, epoch, got).await {
                             Ok(counter) => {
-                                tracing::info!("{}: caught up to {counter} after lost events", shared.name);
+                                tracing::info!(
+                                    "{}: caught up to {counter} after lost events",
+                                    shared.name
+                                );
                                 tracker.resume(counter, epoch, Instant::now());
                                 continue;
                             }

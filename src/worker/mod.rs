@@ -179,7 +179,12 @@ impl WorkerShared {
     /// A new action id: `<name>.<boot>.<n>`, unique across workers and restarts.
     fn new_action_id(&self) -> String {
         let n = self.next_action.fetch_add(1, Ordering::Relaxed);
-        let name: String = self.name.chars().filter(char::is_ascii_graphic).take(24).collect();
+        let name: String = self
+            .name
+            .chars()
+            .filter(char::is_ascii_graphic)
+            .take(24)
+            .collect();
         format!("{name}.{:016x}.{n}", self.boot)
     }
 

@@ -165,4 +165,3 @@ pub async fn wait_serving(client: &reqwest::Client, port: u16, limit: Duration) 
 pub fn user_token(uid: i64) -> String {
     format!("{uid}_authtoken{uid:0>40}")
 }
-

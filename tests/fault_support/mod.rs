@@ -29,7 +29,9 @@ pub fn told(answer: &Value) -> Told {
     match answer["error"].as_str() {
         None if answer.is_object() && answer["error"].is_null() => Told::Acknowledged,
         Some("REDUCER_ERROR") if msg == "Flag错误" => Told::Acknowledged,
-        Some("REDUCER_ERROR") if msg == "数据库暂时不可用" || msg == "服务暂时不可用，请稍后重试" => {
+        Some("REDUCER_ERROR")
+            if msg == "数据库暂时不可用" || msg == "服务暂时不可用，请稍后重试" =>
+        {
             Told::Failed
         }
         Some("REDUCER_ERROR") => Told::Unknown,
@@ -85,10 +87,7 @@ pub struct Ledger(pub Arc<Mutex<Vec<(String, Told, Instant)>>>);
 
 impl Ledger {
     pub fn record(&self, flag: String, told: Told) {
-        self.0
-            .lock()
-            .unwrap()
-            .push((flag, told, Instant::now()));
+        self.0.lock().unwrap().push((flag, told, Instant::now()));
     }
 
     /// Counts per kind.
@@ -206,8 +205,12 @@ pub fn spawn_load(
     let challenges = Arc::new(players.challenges.clone());
     (0..parallel)
         .map(|_| {
-            let (queue, challenges, ledger, stop) =
-                (queue.clone(), challenges.clone(), ledger.clone(), stop.clone());
+            let (queue, challenges, ledger, stop) = (
+                queue.clone(),
+                challenges.clone(),
+                ledger.clone(),
+                stop.clone(),
+            );
             tokio::spawn(async move {
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(30))

@@ -72,7 +72,8 @@ token = "{TOKEN}"
         );
         let path = dir.path().join("gs.toml");
         std::fs::write(&path, text).expect("config");
-        let config = Arc::new(Config::load_with_env(Some(&path), &BTreeMap::new()).expect("config"));
+        let config =
+            Arc::new(Config::load_with_env(Some(&path), &BTreeMap::new()).expect("config"));
         let store = Store::connect(&config.database.url).await.expect("store");
         store.migrate().await.expect("migrate");
         let tables = gs::demo::generate(&gs::demo::ContestShape::default());

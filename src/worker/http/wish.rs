@@ -5,12 +5,12 @@ use super::anticheat::{self, Trace};
 use super::reply::{json_bytes, json_value, no_game, to_bytes, Answer};
 use super::request::{parse_json, viewer, Session};
 use super::{lock, now_ms, HttpState};
+use crate::glitter::GlitterError;
 use crate::glitter::{Action, ActionReply};
 use crate::rules;
 use crate::state::answers::error_answer;
 use crate::state::challenge::UserIdx;
 use crate::state::Game;
-use crate::glitter::GlitterError;
 use crate::worker::PerformError;
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -176,7 +176,9 @@ pub(super) fn reply_answer(result: &Result<ActionReply, PerformError>, what: &st
         // Sent, never answered: it may have been stored (at most once). Saying "failed"
         // would make the player's retry store it a second time.
         Err(PerformError::Glitter(
-            e @ (GlitterError::Unanswered(_) | GlitterError::Timeout(_) | GlitterError::Disconnected),
+            e @ (GlitterError::Unanswered(_)
+            | GlitterError::Timeout(_)
+            | GlitterError::Disconnected),
         )) => {
             tracing::error!("{what}: no answer from the reducer: {e}");
             error_answer("REDUCER_ERROR", OUTCOME_UNKNOWN)

@@ -41,8 +41,8 @@ fn invalid() -> Answer {
 /// upload is ever kept as something a web server would run or render (`.php`, `.html`,
 /// `.htaccess`, …). The original name stays in the metadata.
 pub const WRITEUP_EXTENSIONS: &[&str] = &[
-    ".pdf", ".md", ".txt", ".zip", ".7z", ".rar", ".tar.gz", ".tgz", ".tar.xz", ".tar",
-    ".gz", ".docx", ".doc", ".odt", ".ipynb", ".png", ".jpg", ".jpeg",
+    ".pdf", ".md", ".txt", ".zip", ".7z", ".rar", ".tar.gz", ".tgz", ".tar.xz", ".tar", ".gz",
+    ".docx", ".doc", ".odt", ".ipynb", ".png", ".jpg", ".jpeg",
 ];
 
 /// The extension an uploaded file is stored under: its lower-case trailing `.xxx` parts
