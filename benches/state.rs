@@ -124,11 +124,11 @@ fn answers(c: &mut Criterion) {
         .iter()
         .position(|u| u.check_play_game().is_ok())
         .map(|i| i as u32);
-    c.bench_function("answer game (logged-in player)", |b| {
-        b.iter(|| game.answer_game(viewer))
+    c.bench_function("answer game as JSON text (logged-in player)", |b| {
+        b.iter(|| serde_json::to_vec(&game.answer_game(viewer)))
     });
     c.bench_function("answer game_info (logged-in player)", |b| {
-        b.iter(|| game.answer_game_info(viewer, true))
+        b.iter(|| serde_json::to_vec(&game.answer_game_info(viewer, true, 0)))
     });
     let u = &game.users[viewer.unwrap_or(0) as usize];
     c.bench_function("check_play_game", |b| b.iter(|| u.check_play_game()));

@@ -1,11 +1,13 @@
 //! Load generator for a running `gs serve` (see scripts/load-test.sh):
 //!
-//! - `loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS]`: correct flags of every
-//!   player who can play, as fast as the server takes them; then checks that every
-//!   acknowledged submission is in the database.
-//! - `loadgen ws URL DUMP CONNECTIONS`: opens that many WebSockets (up to 16 per player),
-//!   waits for the next broadcast (the contest's next trigger) and reports how long it
-//!   took to reach every connection.
+//! - `loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS] [RATE]`: correct flags of
+//!   every player who can play, as fast as the server takes them (or RATE per second,
+//!   each request at its scheduled time, reporting latency percentiles from that time);
+//!   then checks that every acknowledged submission is in the database.
+//! - `loadgen ws URL DUMP CONNECTIONS [SERVER_PID]`: opens that many WebSockets (up to 16
+//!   per player), waits for the next broadcast (the contest's next trigger) and reports
+//!   how long it took to reach every connection; with the server's pid, also its memory
+//!   before, with the connections idle, and after they closed.
 
 use futures_util::StreamExt;
 use gs::rows::Dump;
@@ -42,6 +44,7 @@ async fn submit(
     db_url: &str,
     concurrency: usize,
     seconds: u64,
+    rate: Option<f64>,
 ) -> Result<(), BoxError> {
     let game = load_game(dump)?;
     // Every (player, flag) not passed yet, interleaved across players.
@@ -92,6 +95,7 @@ async fn submit(
     let next = Arc::new(AtomicUsize::new(0));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let refused = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
@@ -99,19 +103,30 @@ async fn submit(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (jobs, next, ack, refused, client, url) = (
+        let (jobs, next, ack, refused, client, url, latencies) = (
             jobs.clone(),
             next.clone(),
             acknowledged.clone(),
             refused.clone(),
             client.clone(),
             url.to_owned(),
+            latencies.clone(),
         );
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((token, key, flag, uid)) = jobs.get(i) else {
                     break;
+                };
+                // Open loop: request i is due at i / rate, whether or not earlier ones
+                // were answered, so a slow server shows up as latency.
+                let due = match rate {
+                    Some(r) => {
+                        let due = started + Duration::from_secs_f64(i as f64 / r);
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => Instant::now(),
                 };
                 let resp = client
                     .post(format!("{url}/service/wish/submit_flag"))
@@ -124,6 +139,10 @@ async fn submit(
                     Ok(r) => r.json().await.unwrap_or_default(),
                     Err(_) => serde_json::Value::Null,
                 };
+                latencies
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(due.elapsed());
                 if answer.get("error").is_some_and(serde_json::Value::is_null) {
                     ack.lock().unwrap_or_else(|e| e.into_inner()).push((
                         *uid,
@@ -147,6 +166,17 @@ async fn submit(
         ack.len() as f64 / elapsed.as_secs_f64(),
         refused.load(Ordering::Relaxed)
     );
+    let mut lat = std::mem::take(&mut *latencies.lock().unwrap_or_else(|e| e.into_inner()));
+    lat.sort();
+    if !lat.is_empty() {
+        let at = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "submit_flag latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            at(0.5).as_secs_f64() * 1e3,
+            at(0.99).as_secs_f64() * 1e3,
+            at(1.0).as_secs_f64() * 1e3
+        );
+    }
     let store = gs::store::Store::connect(db_url).await?;
     let (tables, _) = store.load_all().await?;
     let stored: HashSet<(i64, &str, &str)> = tables
@@ -168,8 +198,16 @@ async fn submit(
     Ok(())
 }
 
-async fn ws(url: &str, dump: &str, connections: usize) -> Result<(), BoxError> {
+/// Resident memory of a process in KiB (Linux), if it can be read.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Result<(), BoxError> {
     let game = load_game(dump)?;
+    let rss_before = pid.and_then(rss_kib);
     let players = players(&game);
     if players.is_empty() {
         return Err("no player can play".into());
@@ -225,10 +263,38 @@ async fn ws(url: &str, dump: &str, connections: usize) -> Result<(), BoxError> {
         started.elapsed(),
         next - now
     );
+    if next - now > 3 {
+        // Idle connections: what each costs the server, once they are all open.
+        let open_by = Instant::now() + Duration::from_secs((next - now - 3) as u64);
+        while opened.load(Ordering::Relaxed) < connections && Instant::now() < open_by {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let open = opened.load(Ordering::Relaxed) as u64;
+        if let (Some(before), Some(idle)) = (rss_before, pid.and_then(rss_kib)) {
+            println!(
+                "server memory: {} MiB before, {} MiB with {open} idle WebSockets: {:.1} KiB per connection",
+                before / 1024,
+                idle / 1024,
+                idle.saturating_sub(before) as f64 / open.max(1) as f64
+            );
+        }
+    }
+    let now = gs::reducer::now_s();
     tokio::time::sleep(Duration::from_secs((next - now + 5).max(1) as u64)).await;
     println!("{} WebSockets were open", opened.load(Ordering::Relaxed));
     for t in tasks {
         t.abort();
+    }
+    if let Some(pid) = pid {
+        // Closed connections give their memory back (after the server notices them).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if let Some(after) = rss_kib(pid) {
+            println!(
+                "server memory after the connections closed: {} MiB",
+                after / 1024
+            );
+        }
     }
     let mut times = std::mem::take(&mut *received.lock().unwrap_or_else(|e| e.into_inner()));
     times.sort();
@@ -251,9 +317,10 @@ async fn main() -> Result<(), BoxError> {
         "submit" => {
             let concurrency = arg(5).parse().unwrap_or(64);
             let seconds = arg(6).parse().unwrap_or(10);
-            submit(&arg(2), &arg(3), &arg(4), concurrency, seconds).await
+            let rate = arg(7).parse().ok();
+            submit(&arg(2), &arg(3), &arg(4), concurrency, seconds, rate).await
         }
-        "ws" => ws(&arg(2), &arg(3), arg(4).parse().unwrap_or(10_000)).await,
-        _ => Err("usage: loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS] | loadgen ws URL DUMP CONNECTIONS".into()),
+        "ws" => ws(&arg(2), &arg(3), arg(4).parse().unwrap_or(10_000), arg(5).parse().ok()).await,
+        _ => Err("usage: loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS] [RATE] | loadgen ws URL DUMP CONNECTIONS [SERVER_PID]".into()),
     }
 }

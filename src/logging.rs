@@ -95,11 +95,49 @@ impl<S: Subscriber> Layer<S> for DbLayer {
         let row = LogRow {
             id: 0,
             timestamp_ms: crate::reducer::now_ms(),
-            level: meta.level().as_str().to_owned(),
+            level: reference_level(meta.level()).to_owned(),
             process: String::new(),
-            module: meta.target().chars().take(96).collect(),
+            module: reference_module(meta.target()),
             message: visitor.message + &visitor.fields,
         };
         let _ = sink.try_send(row);
+    }
+}
+
+/// The level as the reference names it in the `log` table (lower case, `warning`).
+fn reference_level(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "error",
+        Level::WARN => "warning",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+/// A module name in the reference's dotted style (`worker.http.auth`, not
+/// `gs::worker::http::auth`), at most 32 characters like the reference's column.
+fn reference_module(target: &str) -> String {
+    let dotted = target
+        .strip_prefix("gs::")
+        .unwrap_or(target)
+        .replace("::", ".");
+    dotted.chars().take(32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_rows_name_levels_and_modules_like_the_reference() {
+        assert_eq!(reference_level(&Level::WARN), "warning");
+        assert_eq!(reference_level(&Level::ERROR), "error");
+        assert_eq!(reference_module("gs::reducer::health"), "reducer.health");
+        assert_eq!(
+            reference_module("gs::worker::http::oauth::microsoft::flow"),
+            "worker.http.oauth.microsoft.flow"
+        );
+        assert!(reference_module(&"gs::a".repeat(20)).chars().count() <= 32);
     }
 }

@@ -17,10 +17,12 @@ fn ask(game: &Game, endpoint: &str, auth_token: Option<&str>, now_s: i64) -> Val
         .and_then(|u| game.user_idx(u.id()));
     let (name, arg) = endpoint.split_once('/').unwrap_or((endpoint, ""));
     match name {
-        "game_info" => game.answer_game_info(viewer, true),
+        "game_info" => {
+            serde_json::to_value(game.answer_game_info(viewer, true, now_s)).expect("serializes")
+        }
         "announcements" => game.answer_announcements(viewer),
         "triggers" => game.answer_triggers(),
-        "game" => game.answer_game(viewer),
+        "game" => serde_json::to_value(game.answer_game(viewer)).expect("serializes"),
         "challenge" => game.answer_challenge(viewer, arg),
         "get_touched_users" => game.answer_touched_users(viewer, arg),
         "board" => (*game.answer_board(viewer, arg, now_s)).clone(),
@@ -212,4 +214,49 @@ fn live_actions_and_boards_after_them_equal_the_reference() {
         "{} answers differ from the reference",
         total - equal
     );
+}
+
+/// Every object's keys in document order, depth first, with their paths.
+fn key_order(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                out.push(format!("{path}.{k}"));
+                key_order(child, &format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                key_order(child, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn game_answers_keep_the_reference_key_order() {
+    // `game` and `game_info` are serialized straight from the game state: their text
+    // must list the keys in the order the reference's JSON does, not just hold the same
+    // values.
+    let mut checked = 0;
+    for contest in CONTESTS {
+        let game = load_contest(contest);
+        let answers = golden_json(&format!("{contest}.answers.json"));
+        for q in answers["static"].as_array().expect("static list") {
+            let endpoint = q["endpoint"].as_str().expect("endpoint");
+            if endpoint != "game" && endpoint != "game_info" {
+                continue;
+            }
+            let token = q["auth_token"].as_str();
+            let text = serde_json::to_string(&ask(&game, endpoint, token, 0)).expect("text");
+            let ours: Value = serde_json::from_str(&text).expect("JSON");
+            let (mut expected, mut actual) = (Vec::new(), Vec::new());
+            key_order(&q["answer"], "", &mut expected);
+            key_order(&ours, "", &mut actual);
+            assert_eq!(actual, expected, "{contest} {endpoint} as {token:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "the golden contests ask `game`");
 }

@@ -8,3 +8,8 @@ local token = os.getenv("AUTH_TOKEN")
 if token then
   wrk.headers["Cookie"] = "auth_token=" .. token
 end
+-- ACCEPT_ENCODING in the environment asks for compressed answers.
+local encoding = os.getenv("ACCEPT_ENCODING")
+if encoding then
+  wrk.headers["Accept-Encoding"] = encoding
+end

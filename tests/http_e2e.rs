@@ -230,19 +230,27 @@ async fn a_first_blood_reaches_the_websocket_and_registration_works() {
     assert_eq!(agreed, json!({"error": null}));
     let (_, info) = cluster.wish("game_info", Some(&token), &json!({})).await;
     assert_eq!(info["user"]["terms_agreed"], true);
-    // Registration stores an empty profile, so an update within the cooldown is refused,
-    // as in the reference.
-    let profile = json!({"profile": {"nickname": "Newbie", "tel": "13800000000", "qq": "123456", "comment": ""}});
-    let (status, updated) = cluster.wish("update_profile", Some(&token), &profile).await;
-    assert_eq!(
-        (status, &updated["error"]),
-        (200, &json!("RATE_LIMIT")),
-        "{updated}"
-    );
     assert_eq!(
         info["feature"]["push"], false,
         "an empty profile may not play"
     );
+    let (_, game) = cluster.wish("game", Some(&token), &json!({})).await;
+    assert_eq!(game["error"], "SHOULD_UPDATE_PROFILE", "{game}");
+    // The journey of a new player: the profile filled in right after the terms is saved
+    // (the first profile is stamped 0, as in the reference), and the game opens.
+    let profile = json!({"profile": {"nickname": "Newbie", "tel": "13800000000", "qq": "123456", "comment": ""}});
+    let (status, updated) = cluster.wish("update_profile", Some(&token), &profile).await;
+    assert_eq!((status, &updated), (200, &json!({"error": null})));
+    let (_, game) = cluster.wish("game", Some(&token), &json!({})).await;
+    assert_eq!(game["error"], Value::Null, "{game}");
+    assert!(game["challenge_list"]
+        .as_array()
+        .is_some_and(|l| !l.is_empty()));
+    let (_, info) = cluster.wish("game_info", Some(&token), &json!({})).await;
+    assert_eq!(info["user"]["profile"]["nickname"], "Newbie");
+    // The second edit is cooled down, as in the reference.
+    let (_, again) = cluster.wish("update_profile", Some(&token), &profile).await;
+    assert_eq!(again["error"], "RATE_LIMIT", "{again}");
 
     // A player whose profile is old enough changes it through the reducer.
     let four = auth_token(4);

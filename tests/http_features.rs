@@ -10,7 +10,6 @@ use gs::worker::http::auth::admin_2fa_value;
 use http_support::{auth_token, start, Setup, TestWorker, TOKEN, WISH_VERSION};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -569,7 +568,7 @@ async fn websocket_forwards_pushes_meant_for_the_user() {
 
     // User 2 is in group thu: a pku-only message is skipped, the next one arrives.
     let send = |m: PushMessage| {
-        w.shared.pushes.send(Arc::new(m)).expect("a receiver");
+        w.shared.publish_push(m);
     };
     send(PushMessage {
         payload: json!({"type": "tick_update", "new_tick_name": "pku only"}),
@@ -611,9 +610,9 @@ async fn websocket_forwards_pushes_meant_for_the_user() {
     }
     let mut first_bloods = Vec::new();
     while let Ok(m) = seen.try_recv() {
-        let kind = m.payload["type"].as_str().unwrap_or_default().to_owned();
+        let kind = m.message.payload["type"].as_str().unwrap_or_default();
         if kind.ends_with("first_blood") {
-            first_bloods.push(m);
+            first_bloods.push(m.message.clone());
         }
     }
     assert_eq!(first_bloods.len(), 2, "{first_bloods:?}");
@@ -668,9 +667,7 @@ async fn websocket_connections_per_user_are_limited() {
     let mut again = ws_connect(&w, Some(&token)).await;
     wait_for_clients(&w, 17).await;
     w.shared
-        .pushes
-        .send(Arc::new(PushMessage::broadcast(json!({"type": "x"}))))
-        .expect("receivers");
+        .publish_push(PushMessage::broadcast(json!({"type": "x"})));
     assert_eq!(ws_next(&mut again).await, Ok(json!({"type": "x"})));
     again.send(Message::Close(None)).await.expect("close");
 }
@@ -702,4 +699,100 @@ async fn attachments_can_be_left_to_nginx() {
         .await;
     assert_eq!(res.status().as_u16(), 403);
     assert!(res.headers().get("x-accel-redirect").is_none());
+}
+
+/// Posts a wish with the given `Accept-Encoding`; returns the response undecoded.
+async fn wish_encoded(w: &TestWorker, endpoint: &str, accept: Option<&str>) -> reqwest::Response {
+    let mut req = w
+        .http
+        .post(format!("{}/service/wish/{endpoint}", w.base))
+        .header("X-Wish-Version", WISH_VERSION)
+        .json(&json!({}));
+    if let Some(a) = accept {
+        req = req.header("Accept-Encoding", a);
+    }
+    req.send().await.expect("request")
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}
+
+fn header_of(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().expect("ascii").to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_answers_come_gzipped_to_clients_that_accept_it() {
+    let w = start(Setup::contest("running")).await;
+    // A board: the same bytes as before for plain clients, gzip for the others, both
+    // marked as varying with Accept-Encoding.
+    let plain = wish_encoded(&w, "board/score_all", None).await;
+    assert_eq!(header_of(&plain, "content-encoding"), None);
+    assert_eq!(
+        header_of(&plain, "vary").as_deref(),
+        Some("accept-encoding")
+    );
+    let plain = plain.bytes().await.expect("body");
+    assert!(plain.len() > 1024, "the golden board is large");
+    for accept in ["gzip", "gzip, deflate, br, zstd", "br;q=1, gzip;q=0.5", "*"] {
+        let res = wish_encoded(&w, "board/score_all", Some(accept)).await;
+        assert_eq!(
+            header_of(&res, "content-encoding").as_deref(),
+            Some("gzip"),
+            "{accept}"
+        );
+        assert_eq!(header_of(&res, "vary").as_deref(), Some("accept-encoding"));
+        let gz = res.bytes().await.expect("body");
+        assert!(
+            gz.len() < plain.len() / 3,
+            "{} of {}",
+            gz.len(),
+            plain.len()
+        );
+        assert_eq!(gunzip(&gz), plain, "{accept}");
+    }
+    for refused in ["identity", "gzip;q=0", "br"] {
+        let res = wish_encoded(&w, "board/score_all", Some(refused)).await;
+        assert_eq!(header_of(&res, "content-encoding"), None, "{refused}");
+        assert_eq!(res.bytes().await.expect("body"), plain);
+    }
+    // Small answers stay plain whatever the client accepts.
+    let res = wish_encoded(&w, "game_info", Some("gzip")).await;
+    assert_eq!(header_of(&res, "content-encoding"), None);
+    assert_eq!(header_of(&res, "vary"), None);
+
+    // A template: compressed when cached, with its ETag, and still revalidated.
+    let page = format!("# Rules\n\n{}", "Be nice to each other. ".repeat(200));
+    std::fs::write(w.shared.config.paths.templates.join("rules.md"), page).expect("write");
+    let plain = w.get("/service/template/rules", None).await;
+    let etag = header_of(&plain, "etag").expect("etag");
+    let plain = plain.bytes().await.expect("body");
+    let res = w
+        .http
+        .get(format!("{}/service/template/rules", w.base))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(header_of(&res, "content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(header_of(&res, "etag").as_deref(), Some(etag.as_str()));
+    assert_eq!(gunzip(&res.bytes().await.expect("body")), plain);
+    let res = w
+        .http
+        .get(format!("{}/service/template/rules", w.base))
+        .header("Accept-Encoding", "gzip")
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 304);
+    assert_eq!(header_of(&res, "content-encoding"), None);
 }

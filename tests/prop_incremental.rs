@@ -32,7 +32,10 @@ fn snapshot(game: &Game) -> Vec<(String, Value)> {
     }
     for (i, u) in game.users.iter().enumerate() {
         let v = Some(i as u32);
-        out.push((format!("game {}", u.id()), game.answer_game(v)));
+        out.push((
+            format!("game {}", u.id()),
+            serde_json::to_value(game.answer_game(v)).expect("serializes"),
+        ));
         out.push((
             format!("my_submissions {}", u.id()),
             game.answer_my_submissions(v, NOW_S),

@@ -835,7 +835,7 @@ async fn logs(
         db_total: Some(total),
         filter_choices: vec![(
             "level".into(),
-            ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+            ["debug", "info", "warning", "error", "critical", "success"]
                 .map(String::from)
                 .to_vec(),
         )],

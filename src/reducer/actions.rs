@@ -6,19 +6,23 @@ use crate::glitter::{Action, ActionReply, Event, PROTOCOL_VERSION};
 use crate::rows::{UserProfileRow, UserRow};
 use crate::state::Change;
 use crate::store::WriteBatch;
-use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 use std::time::Instant;
 
 /// Outcome of one action: the reply, or an error message with no change.
 pub type Outcome = Result<ActionReply, String>;
 
+/// Characters of `auth_token`s, as the reference draws them (no 0/O, 1/l/I look-alikes).
+const AUTH_TOKEN_ALPHABET: &[u8] = b"qwertyuiopasdfghjkzxcvbnmQWERTYUPASDFGHJKLZXCVBNM23456789";
+
 /// A new `auth_token`: `<uid>_<48 random characters>` from a cryptographic generator.
 pub fn new_auth_token(uid: i64) -> String {
-    format!(
-        "{uid}_{}",
-        Alphanumeric.sample_string(&mut rand::rngs::OsRng, 48)
-    )
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    let random: String = (0..48)
+        .map(|_| AUTH_TOKEN_ALPHABET[rng.gen_range(0..AUTH_TOKEN_ALPHABET.len())] as char)
+        .collect();
+    format!("{uid}_{random}")
 }
 
 /// Applies a change inside a batch (already written to the transaction); the event is

@@ -6,9 +6,12 @@ use super::challenge::{reorder_by_category, UserIdx};
 use super::game::Game;
 use super::policy::show_problems_to_guest;
 use super::submission::Submission;
+use super::trigger::TickDescription;
 use super::user::{CheckError, FlagRef, User};
 use crate::rules::{self, BoardKind};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// An error answer `{"error": code, "error_msg": message}`.
@@ -118,48 +121,44 @@ impl Game {
     // Endpoints
     // -----------------------------------------------------------------------------------
 
-    /// `game_info` (without `diag_ts`, which the server adds).
-    pub fn answer_game_info(&self, viewer: Option<UserIdx>, push_enabled: bool) -> Value {
+    /// `game_info`, stamped `diag_ts` (the server's clock, in seconds) as the reference
+    /// does. Asked on every page load, so it is serialized straight from the game.
+    pub fn answer_game_info(
+        &self,
+        viewer: Option<UserIdx>,
+        push_enabled: bool,
+        diag_ts: i64,
+    ) -> GameInfoAnswer<'_> {
         let policy = self.policy();
-        let user = self.viewer(viewer).map(|u| {
-            let profile: Map<String, Value> = rules::profile_fields(&u.row.group)
-                .iter()
-                .map(|&f| (f.name().to_owned(), json!(u.profile_value(f).unwrap_or(""))))
-                .collect();
-            let token = if policy.can_view_problem || self.is_admin(u.id()) {
-                json!(u.row.token)
+        let user = self.viewer(viewer).map(|u| GameInfoUser {
+            id: u.id(),
+            login_key: &u.row.login_key,
+            group: &u.row.group,
+            group_disp: u.group_display(),
+            badges: &u.badges,
+            token: if policy.can_view_problem || self.is_admin(u.id()) {
+                u.row.token.as_deref()
             } else {
-                json!("")
-            };
-            json!({
-                "id": u.id(),
-                "login_key": u.row.login_key,
-                "group": u.row.group,
-                "group_disp": u.group_display(),
-                "badges": u.badges,
-                "token": token,
-                "profile": profile,
-                "terms_agreed": u.row.terms_agreed,
-            })
+                Some("")
+            },
+            profile: ProfileView(u),
+            terms_agreed: u.row.terms_agreed,
         });
-        let templates: Vec<Value> = rules::SITE_TEMPLATES
-            .iter()
-            .filter(|(_, _, tick)| self.cur_tick >= *tick)
-            .map(|(key, title, _)| json!([key, title]))
-            .collect();
         let can_play = self
             .viewer(viewer)
             .is_some_and(|u| u.check_play_game().is_ok());
-        ok(json!({
-            "user": user,
-            "feature": {
-                "push": push_enabled && can_play,
-                "game": viewer.is_some() || show_problems_to_guest(policy),
-                "submit_flag": policy.can_submit_flag,
-                "templates": templates,
+        GameInfoAnswer {
+            error: (),
+            user,
+            feature: Features {
+                push: push_enabled && can_play,
+                game: viewer.is_some() || show_problems_to_guest(policy),
+                submit_flag: policy.can_submit_flag,
+                templates: TemplateList(self.cur_tick),
             },
-            "cur_tick": self.cur_tick,
-        }))
+            cur_tick: self.cur_tick,
+            diag_ts,
+        }
     }
 
     /// `announcements`: newest first, rendered for the viewer's group.
@@ -193,99 +192,92 @@ impl Game {
         ok(json!({ "list": list }))
     }
 
-    /// `game`: the challenge list and the viewer's summary.
-    pub fn answer_game(&self, viewer: Option<UserIdx>) -> Value {
+    /// `game`: the challenge list with the viewer's status, their score and rank, the
+    /// current phase and the latest announcement. The most requested per-player answer,
+    /// so it is serialized straight from the game (see [`GameAnswer`]).
+    pub fn answer_game(&self, viewer: Option<UserIdx>) -> GameAnswer<'_> {
         let policy = self.policy();
         let user = self.viewer(viewer);
         match user {
-            None if !show_problems_to_guest(policy) => return no_user(),
+            None if !show_problems_to_guest(policy) => return GameAnswer::Refused(no_user()),
             Some(u) => {
                 if let Err(e) = u.check_play_game() {
-                    return check_error(e);
+                    return GameAnswer::Refused(check_error(e));
                 }
             }
             None => {}
         }
         let admin = self.viewer_is_admin(viewer);
         let tick = self.cur_tick;
-        let challenge_list = if !policy.can_view_problem && !admin {
-            Value::Null
-        } else {
-            let list: Vec<Value> = self
-                .chall_order
+        let challenge_list = (policy.can_view_problem || admin).then(|| {
+            self.chall_order
                 .iter()
                 .map(|&ci| (ci, &self.challenges[ci as usize]))
                 .filter(|(_, ch)| ch.effective_at(tick) || admin)
-                .map(|(ci, ch)| {
-                    let title = if ch.effective_at(tick) {
-                        ch.row.title.clone()
+                .map(|(ci, ch)| GameChallenge {
+                    key: &ch.row.key,
+                    title: if ch.effective_at(tick) {
+                        Cow::Borrowed(ch.row.title.as_str())
                     } else {
-                        format!("{} [>={}]", ch.row.title, ch.row.effective_after)
-                    };
-                    let flags: Vec<Value> = ch
+                        Cow::Owned(format!("{} [>={}]", ch.row.title, ch.row.effective_after))
+                    },
+                    category: &ch.row.category,
+                    category_color: rules::category_color(&ch.row.category),
+                    metadata: ch.describe_metadata(None, tick),
+                    flags: ch
                         .flags
                         .iter()
                         .enumerate()
-                        .map(|(fi, f)| {
-                            json!({
-                                "name": f.spec.name,
-                                "base_score": f.spec.base_score,
-                                "cur_score": f.cur_score,
-                                "passed_users_count": f.passed_users.len(),
-                                "status": self.flag_status(FlagRef { chall: ci, flag: fi as u32 }, user),
-                            })
+                        .map(|(fi, f)| GameFlag {
+                            name: &f.spec.name,
+                            base_score: f.spec.base_score,
+                            cur_score: f.cur_score,
+                            passed_users_count: f.passed_users.len(),
+                            status: self.flag_status(
+                                FlagRef {
+                                    chall: ci,
+                                    flag: fi as u32,
+                                },
+                                user,
+                            ),
                         })
-                        .collect();
-                    json!({
-                        "key": ch.row.key,
-                        "title": title,
-                        "category": ch.row.category,
-                        "category_color": rules::category_color(&ch.row.category),
-                        "metadata": ch.describe_metadata(None, tick),
-                        "flags": flags,
-                        "status": self.challenge_status(ci, user),
-                        "tot_base_score": ch.tot_base_score(),
-                        "tot_cur_score": ch.tot_cur_score(),
-                        "passed_users_count": ch.passed_users.len(),
-                        "touched_users_count": ch.touched_users.len(),
-                    })
+                        .collect(),
+                    status: self.challenge_status(ci, user),
+                    tot_base_score: ch.tot_base_score(),
+                    tot_cur_score: ch.tot_cur_score(),
+                    passed_users_count: ch.passed_users.len(),
+                    touched_users_count: ch.touched_users.len(),
                 })
-                .collect();
-            Value::Array(list)
-        };
+                .collect()
+        });
         let (user_info, trigger, last_announcement) = match (user, viewer) {
             (Some(u), Some(ui)) => {
                 let board_key = rules::home_board(&u.row.group);
-                let board_name = self.board(board_key).map_or("", |b| b.spec.name);
-                let d = self.timeline.describe(tick);
                 (
-                    json!({
-                        "tot_score": u.tot_score,
-                        "tot_score_by_cat": self.tot_score_by_cat(u),
-                        "board_key": board_key,
-                        "board_name": board_name,
-                        "board_rank": self.rank_on(board_key, ui),
+                    Some(GameUserInfo {
+                        tot_score: u.tot_score,
+                        tot_score_by_cat: self.tot_score_by_cat(u),
+                        board_key,
+                        board_name: self.board(board_key).map_or("", |b| b.spec.name),
+                        board_rank: self.rank_on(board_key, ui),
                     }),
-                    json!({
-                        "current_name": d.current_name,
-                        "next_timestamp_s": d.next_timestamp_s,
-                        "next_name": d.next_name,
-                    }),
+                    Some(self.timeline.describe(tick)),
                     self.announcements
                         .first()
                         .map_or(Value::Null, |a| a.describe(Some(&u.row.group), tick)),
                 )
             }
-            _ => (Value::Null, Value::Null, Value::Null),
+            _ => (None, None, Value::Null),
         };
-        ok(json!({
-            "challenge_list": challenge_list,
-            "user_info": user_info,
-            "cur_tick": tick,
-            "trigger": trigger,
-            "show_writeup": policy.can_submit_writeup && user.is_some(),
-            "last_announcement": last_announcement,
-        }))
+        GameAnswer::Game(GameView {
+            error: (),
+            challenge_list,
+            user_info,
+            cur_tick: tick,
+            trigger,
+            show_writeup: policy.can_submit_writeup && user.is_some(),
+            last_announcement,
+        })
     }
 
     /// `challenge/<key>`: the rendered description and visible actions.
@@ -597,6 +589,132 @@ impl Game {
             u.passed_flags.iter().rev().map(|&(_, s)| s),
             false,
             now_s,
+        )
+    }
+}
+
+/// The `game` answer: a refusal, or the game as the viewer sees it. It borrows the game
+/// and serializes with the same keys, in the same order, as the other answers' JSON
+/// objects, without building a JSON tree first.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+// Built once per request and serialized at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum GameAnswer<'g> {
+    /// `{"error": code, "error_msg": message}`.
+    Refused(Value),
+    /// `{"error": null, ...}`.
+    Game(GameView<'g>),
+}
+
+/// The successful `game` answer.
+#[derive(Debug, Serialize)]
+pub struct GameView<'g> {
+    error: (),
+    challenge_list: Option<Vec<GameChallenge<'g>>>,
+    user_info: Option<GameUserInfo<'g>>,
+    cur_tick: i64,
+    trigger: Option<TickDescription>,
+    show_writeup: bool,
+    last_announcement: Value,
+}
+
+/// One challenge of the `game` answer.
+#[derive(Debug, Serialize)]
+struct GameChallenge<'g> {
+    key: &'g str,
+    title: Cow<'g, str>,
+    category: &'g str,
+    category_color: &'static str,
+    metadata: Value,
+    flags: Vec<GameFlag<'g>>,
+    status: String,
+    tot_base_score: i64,
+    tot_cur_score: i64,
+    passed_users_count: usize,
+    touched_users_count: usize,
+}
+
+/// One flag of a challenge in the `game` answer.
+#[derive(Debug, Serialize)]
+struct GameFlag<'g> {
+    name: &'g str,
+    base_score: i64,
+    cur_score: i64,
+    passed_users_count: usize,
+    status: String,
+}
+
+/// The viewer's score line in the `game` answer.
+#[derive(Debug, Serialize)]
+struct GameUserInfo<'g> {
+    tot_score: i64,
+    tot_score_by_cat: Value,
+    board_key: &'static str,
+    board_name: &'g str,
+    board_rank: Option<usize>,
+}
+
+/// The `game_info` answer (borrowing the game, serialized in the reference's key order).
+#[derive(Debug, Serialize)]
+pub struct GameInfoAnswer<'g> {
+    error: (),
+    user: Option<GameInfoUser<'g>>,
+    feature: Features,
+    cur_tick: i64,
+    diag_ts: i64,
+}
+
+/// The logged-in user in `game_info`.
+#[derive(Debug, Serialize)]
+struct GameInfoUser<'g> {
+    id: i64,
+    login_key: &'g str,
+    group: &'g str,
+    group_disp: String,
+    badges: &'g [String],
+    token: Option<&'g str>,
+    profile: ProfileView<'g>,
+    terms_agreed: bool,
+}
+
+/// The feature switches in `game_info`.
+#[derive(Debug, Serialize)]
+struct Features {
+    push: bool,
+    game: bool,
+    submit_flag: bool,
+    templates: TemplateList,
+}
+
+/// A user's profile fields of their group, `""` for unset ones, as a JSON object.
+#[derive(Debug)]
+struct ProfileView<'g>(&'g User);
+
+impl Serialize for ProfileView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let u = self.0;
+        let fields = rules::profile_fields(&u.row.group);
+        let mut map = s.serialize_map(Some(fields.len()))?;
+        for &f in fields {
+            map.serialize_entry(f.name(), u.profile_value(f).unwrap_or(""))?;
+        }
+        map.end()
+    }
+}
+
+/// The site templates open at a tick, as `[[key, title], ...]`.
+#[derive(Debug)]
+struct TemplateList(i64);
+
+impl Serialize for TemplateList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            rules::SITE_TEMPLATES
+                .iter()
+                .filter(|(_, _, tick)| self.0 >= *tick)
+                .map(|(key, title, _)| [key, title]),
         )
     }
 }

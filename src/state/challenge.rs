@@ -92,12 +92,13 @@ impl Challenge {
         self.flags.iter().map(|f| f.cur_score).sum()
     }
 
+    /// A metadata switch read as the reference reads it: `metadata.get(key, default)`
+    /// with Python truthiness (`null`, `0`, `""`, `[]`, `{}` are false).
     fn metadata_bool(&self, key: &str, default: bool) -> bool {
         self.row
             .chall_metadata
             .get(key)
-            .and_then(Value::as_bool)
-            .unwrap_or(default)
+            .map_or(default, python_truthy)
     }
 
     /// Whether submissions made while the policy deducts get the deduction.
@@ -291,4 +292,39 @@ pub fn reorder_by_category(totals: &[(String, i64)]) -> Vec<(String, i64)> {
         .filter(|(c, _)| !rules::CATEGORY_COLORS.iter().any(|(k, _)| k == c))
         .cloned();
     known.chain(others).collect()
+}
+
+/// Python's truth value of a JSON value.
+fn python_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod truthiness_tests {
+    use super::python_truthy;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_switches_follow_python_truthiness() {
+        for falsy in [
+            json!(null),
+            json!(0),
+            json!(""),
+            json!([]),
+            json!({}),
+            json!(false),
+        ] {
+            assert!(!python_truthy(&falsy), "{falsy}");
+        }
+        for truthy in [json!(1), json!("no"), json!([0]), json!(true), json!(0.5)] {
+            assert!(python_truthy(&truthy), "{truthy}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ pub struct Timeline {
 }
 
 /// The current trigger's name and the next trigger, as shown on the game page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TickDescription {
     /// Name of the trigger at the current tick (`??` when there is none).
     pub current_name: String,

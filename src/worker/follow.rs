@@ -160,7 +160,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
         }
         EventKind::Push => {
             if let Some(p) = event.push {
-                let _ = shared.pushes.send(Arc::new(p));
+                shared.publish_push(p);
             }
             true
         }
@@ -182,7 +182,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
             match result {
                 Some(Ok(pushes)) => {
                     for p in pushes {
-                        let _ = shared.pushes.send(Arc::new(p));
+                        shared.publish_push(p);
                     }
                 }
                 // Already in the loaded snapshot (the load raced the event): nothing to do.

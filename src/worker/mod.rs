@@ -7,6 +7,7 @@ pub mod http;
 use crate::config::Config;
 use crate::glitter::{Action, ActionClient, ActionReply, GlitterError};
 use crate::state::{Game, PushMessage};
+use axum::extract::ws::Utf8Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -60,6 +61,15 @@ pub struct WsStats {
     pub users: AtomicU64,
 }
 
+/// A push message with its JSON text, serialized once for all the connections it reaches.
+#[derive(Debug)]
+pub struct OutgoingPush {
+    /// The message and its audience.
+    pub message: PushMessage,
+    /// `message.payload` as sent on the WebSocket.
+    pub text: Utf8Bytes,
+}
+
 /// What every HTTP handler of a worker shares.
 #[derive(Debug)]
 pub struct WorkerShared {
@@ -78,8 +88,8 @@ pub struct WorkerShared {
     next_action: AtomicU64,
     /// How many times the game was loaded from the database.
     pub loads: AtomicU64,
-    /// Push messages for the WebSocket connections.
-    pub pushes: broadcast::Sender<Arc<PushMessage>>,
+    /// Push messages for the WebSocket connections (publish with [`Self::publish_push`]).
+    pub pushes: broadcast::Sender<Arc<OutgoingPush>>,
     /// WebSocket figures.
     pub ws: WsStats,
     /// Event latencies (publish → applied here, µs) since the last heartbeat.
@@ -239,6 +249,12 @@ impl WorkerShared {
             p99_us: at(0.99),
             max_us: at(1.0),
         })
+    }
+
+    /// Sends a push message to the WebSocket connections (none listening is fine).
+    pub fn publish_push(&self, message: PushMessage) {
+        let text = Utf8Bytes::from(message.payload.to_string());
+        let _ = self.pushes.send(Arc::new(OutgoingPush { message, text }));
     }
 
     /// The action client (for heartbeats and hello).

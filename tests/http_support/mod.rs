@@ -321,7 +321,7 @@ fn reduce(shared: &WorkerShared, action: Action) -> ActionReply {
     };
     shared.install(game, counter + 1);
     for p in pushes {
-        let _ = shared.pushes.send(Arc::new(p));
+        shared.publish_push(p);
     }
     ActionReply {
         error_msg: verdict,

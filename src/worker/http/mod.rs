@@ -29,6 +29,7 @@
 mod anticheat;
 mod attachment;
 pub mod auth;
+mod compress;
 pub mod oauth;
 mod push;
 mod reply;
@@ -41,7 +42,6 @@ use super::WorkerShared;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use bytes::Bytes;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -65,8 +65,9 @@ pub struct HttpOptions {
     pub attachment_accel_url: Option<String>,
 }
 
-/// Serialized board answers: (board key, admin view) → (the render, its JSON text).
-type BoardCache = HashMap<(&'static str, bool), (Arc<Value>, Bytes)>;
+/// Serialized board answers: (board key, admin view) → (the render, its JSON text and
+/// the gzip of it).
+type BoardCache = HashMap<(&'static str, bool), (Arc<Value>, compress::Encoded)>;
 
 /// Everything the handlers share: the worker and the HTTP layer's own caches.
 #[derive(Debug)]
@@ -137,7 +138,10 @@ fn build(
             "/service/attachment/{key}/{filename}",
             get(attachment::download),
         )
-        .route("/service/template/{name}", get(template::template))
+        .route(
+            "/service/template/{name}",
+            get(template::template).layer(axum::middleware::from_fn(compress::negotiate)),
+        )
         .with_state(state.clone());
     Ok((router, state))
 }

@@ -4,7 +4,7 @@
 use super::reply::Answer;
 use super::request::{viewer, Session};
 use super::{lock, HttpState};
-use crate::state::PushMessage;
+use crate::worker::OutgoingPush;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use std::sync::atomic::Ordering;
@@ -30,6 +30,14 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest message accepted from the browser (it sends nothing meaningful).
 const MAX_INCOMING_BYTES: usize = 4096;
+
+/// Read buffer of a connection. The library's default (128 KiB, allocated up front) made
+/// an idle connection cost ~146 KB; the browser sends nothing but pongs and closes.
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// Unsent bytes a slow client may hold before its connection fails; messages are written
+/// at once (no write buffering), so this only fills while the client does not read.
+const MAX_WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 /// One counted connection of a user; gives its place back when dropped.
 struct Slot {
@@ -88,6 +96,10 @@ pub(super) async fn push(
     // Subscribed before the upgrade so that nothing sent meanwhile is missed.
     let rx = st.shared.pushes.subscribe();
     ws.max_message_size(MAX_INCOMING_BYTES)
+        .max_frame_size(MAX_INCOMING_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let (uid, group) = match verdict {
                 Ok(who) => who,
@@ -129,7 +141,7 @@ async fn forward(
     mut socket: WebSocket,
     uid: i64,
     mut group: String,
-    mut rx: Receiver<Arc<PushMessage>>,
+    mut rx: Receiver<Arc<OutgoingPush>>,
 ) {
     let mut stopping = st.stopping.subscribe();
     let mut ping = tokio::time::interval(PING_INTERVAL);
@@ -137,16 +149,19 @@ async fn forward(
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Ok(msg) => {
+                Ok(push) => {
+                    let msg = &push.message;
                     // The group may change (an admin moves the user); without a game the
-                    // last known group is used.
-                    if let Some(Some(g)) = st.shared.read(|g| g.user_by_id(uid).map(|u| u.row.group.clone())) {
-                        group = g;
+                    // last known group is used. Only group-targeted messages need it.
+                    if msg.to_groups.is_some() {
+                        if let Some(Some(g)) = st.shared.read(|g| g.user_by_id(uid).map(|u| u.row.group.clone())) {
+                            group = g;
+                        }
                     }
                     if !msg.reaches(uid, &group) {
                         continue;
                     }
-                    let text = Message::Text(msg.payload.to_string().into());
+                    let text = Message::Text(push.text.clone());
                     match tokio::time::timeout(SEND_TIMEOUT, socket.send(text)).await {
                         Ok(Ok(())) => {}
                         _ => return,

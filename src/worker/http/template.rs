@@ -1,6 +1,7 @@
 //! `GET /service/template/<name>`: a site template (`<templates>/<name>.md`) rendered for
 //! the caller's group and the current tick, cached per file version, with a weak ETag.
 
+use super::compress::Encoded;
 use super::reply::{text, Answer};
 use super::request::{viewer, Session};
 use super::{lock, HttpState};
@@ -26,7 +27,7 @@ type Key = (String, Option<String>, i64);
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
     stamp: (Option<SystemTime>, u64),
-    html: Bytes,
+    html: Encoded,
     etag: HeaderValue,
 }
 
@@ -132,7 +133,7 @@ pub(super) async fn template(
             let entry = Entry {
                 stamp,
                 etag: etag_of(&html),
-                html,
+                html: Encoded::new(html),
             };
             let mut cache = lock(&st.templates);
             if cache.entries.len() >= MAX_CACHED {
@@ -145,10 +146,11 @@ pub(super) async fn template(
     let (status, body) = if not_modified(&headers, &entry.etag) {
         (StatusCode::NOT_MODIFIED, Body::empty())
     } else {
-        (StatusCode::OK, Body::from(entry.html))
+        (StatusCode::OK, Body::from(entry.html.identity.clone()))
     };
     let mut res = Response::new(body);
     *res.status_mut() = status;
+    entry.html.attach(&mut res);
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

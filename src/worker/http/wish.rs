@@ -2,6 +2,7 @@
 //! read each, and mutations pre-checked here, then performed by the reducer.
 
 use super::anticheat::{self, Trace};
+use super::compress::Encoded;
 use super::reply::{json_bytes, json_value, no_game, to_bytes, Answer};
 use super::request::{parse_json, viewer, Session};
 use super::{lock, now_ms, HttpState};
@@ -13,7 +14,7 @@ use crate::state::challenge::UserIdx;
 use crate::state::Game;
 use crate::worker::PerformError;
 use axum::extract::{Path, State};
-use axum::routing::post;
+use axum::routing::{post, MethodRouter};
 use axum::Router;
 use bytes::Bytes;
 use serde::Deserialize;
@@ -21,18 +22,34 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The wish routes except `writeup` (which has its own body limit).
+/// The wish routes except `writeup` (which has its own body limit). Answers that can be
+/// large negotiate compression; the small, hot ones skip that layer.
 pub(super) fn routes() -> Router<Arc<HttpState>> {
+    let compressed = |route: MethodRouter<Arc<HttpState>>| {
+        route.layer(axum::middleware::from_fn(super::compress::negotiate))
+    };
     Router::new()
         .route("/service/wish/game_info", post(game_info))
-        .route("/service/wish/announcements", post(announcements))
+        .route(
+            "/service/wish/announcements",
+            compressed(post(announcements)),
+        )
         .route("/service/wish/triggers", post(triggers))
         .route("/service/wish/game", post(game))
-        .route("/service/wish/challenge/{key}", post(challenge))
-        .route("/service/wish/get_touched_users/{key}", post(touched_users))
-        .route("/service/wish/board/{name}", post(board))
-        .route("/service/wish/my_submissions", post(my_submissions))
-        .route("/service/wish/submissions/{uid}", post(submissions_of))
+        .route("/service/wish/challenge/{key}", compressed(post(challenge)))
+        .route(
+            "/service/wish/get_touched_users/{key}",
+            compressed(post(touched_users)),
+        )
+        .route("/service/wish/board/{name}", compressed(post(board)))
+        .route(
+            "/service/wish/my_submissions",
+            compressed(post(my_submissions)),
+        )
+        .route(
+            "/service/wish/submissions/{uid}",
+            compressed(post(submissions_of)),
+        )
         .route("/service/wish/submit_flag", post(submit_flag))
         .route("/service/wish/submit_feedback", post(submit_feedback))
         .route("/service/wish/update_profile", post(update_profile))
@@ -58,13 +75,11 @@ fn now_s() -> i64 {
 }
 
 async fn game_info(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
-    read_answer(&st, &session, |g, v| {
-        // This worker serves the WebSocket, so push is on for whoever may play.
-        let mut answer = g.answer_game_info(v, true);
-        if let Value::Object(m) = &mut answer {
-            m.insert("diag_ts".into(), json!(now_s()));
-        }
-        answer
+    let token = session.auth_token.as_deref();
+    let now = now_s();
+    // This worker serves the WebSocket, so push is on for whoever may play.
+    write_answer(&st, 1024, |g, buf| {
+        serde_json::to_writer(buf, &g.answer_game_info(viewer(g, token), true, now))
     })
 }
 
@@ -76,8 +91,31 @@ async fn triggers(State(st): State<Arc<HttpState>>, session: Session) -> Answer 
     read_answer(&st, &session, |g, _| g.answer_triggers())
 }
 
+/// The most requested per-player answer.
 async fn game(State(st): State<Arc<HttpState>>, session: Session) -> Answer {
-    read_answer(&st, &session, |g, v| g.answer_game(v))
+    let token = session.auth_token.as_deref();
+    write_answer(&st, 8 * 1024, |g, buf| {
+        serde_json::to_writer(buf, &g.answer_game(viewer(g, token)))
+    })
+}
+
+/// Answers with what `write` serializes straight from the game (no JSON tree in
+/// between), under the read lock, into a buffer of `capacity` bytes; NO_GAME while
+/// resynchronizing.
+fn write_answer(
+    st: &HttpState,
+    capacity: usize,
+    write: impl FnOnce(&Game, &mut Vec<u8>) -> serde_json::Result<()>,
+) -> Answer {
+    let written = st.shared.read(|g| {
+        let mut buf = Vec::with_capacity(capacity);
+        write(g, &mut buf).map(|()| buf)
+    });
+    match written {
+        Some(Ok(buf)) => json_bytes(Bytes::from(buf)),
+        // Serializing cannot fail: every key is a string.
+        Some(Err(_)) | None => no_game(),
+    }
 }
 
 async fn challenge(
@@ -137,15 +175,21 @@ async fn board(
     let cached = lock(&st.boards)
         .get(&(key, admin))
         .filter(|(a, _)| Arc::ptr_eq(a, &answer))
-        .map(|(_, bytes)| bytes.clone());
-    if let Some(bytes) = cached {
-        return json_bytes(bytes);
-    }
-    // Holding the `Arc` in the cache keeps its address from being reused, so pointer
-    // equality really means "the same render".
-    let bytes = to_bytes(&answer);
-    lock(&st.boards).insert((key, admin), (answer, bytes.clone()));
-    json_bytes(bytes)
+        .map(|(_, encoded)| encoded.clone());
+    let encoded = match cached {
+        Some(encoded) => encoded,
+        None => {
+            // Serialized and compressed once per render; holding the `Arc` in the cache
+            // keeps its address from being reused, so pointer equality really means "the
+            // same render".
+            let encoded = Encoded::new(to_bytes(&answer));
+            lock(&st.boards).insert((key, admin), (answer, encoded.clone()));
+            encoded
+        }
+    };
+    let mut res = json_bytes(encoded.identity.clone());
+    encoded.attach(&mut res);
+    res
 }
 
 // ---------------------------------------------------------------------------------------
