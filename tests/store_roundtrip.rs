@@ -147,7 +147,10 @@ async fn ids_after_import(kind: Kind) {
 async fn migrate_twice(kind: Kind) {
     let db = TestDb::new(kind).await;
     let store = gs::store::Store::connect(&db.url).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), 1);
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        gs::store::LATEST_VERSION as usize
+    );
     assert_eq!(store.migrate().await.unwrap(), 0);
     let dump = golden("ended");
     store.import(&dump, false).await.unwrap();

@@ -137,9 +137,11 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<(Action, Option<String>), Strin
     let action_id = match value.get("action_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) if is_valid_action_id(id) => Some(id.clone()),
-        Some(_) => return Err(format!(
+        Some(_) => {
+            return Err(format!(
             "action_id must be a string of 1 to {MAX_ACTION_ID_BYTES} printable ASCII characters"
-        )),
+        ))
+        }
     };
     Ok((decode_action(value)?, action_id))
 }
