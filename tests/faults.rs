@@ -19,6 +19,15 @@ async fn sqlite_cluster(users: usize) -> (Cluster, fault_support::Players, Proc,
     let cluster = Cluster::new();
     let players = import_contest(&sqlite_url(&cluster), users).await;
     let reducer = cluster.spawn(&["reducer"], "reducer.log");
+    // A worker that cannot reach the reducer's socket at start-up exits: wait for it.
+    let started = Instant::now();
+    while !cluster.log("reducer.log").contains("action server bound") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the reducer did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let worker = cluster.spawn(&["worker", "--index", "0"], "worker0.log");
     let client = reqwest::Client::new();
     wait_serving(&client, cluster.api_port, Duration::from_secs(30)).await;
