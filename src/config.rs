@@ -178,6 +178,8 @@ pub struct ApiConfig {
     /// When set, workers serve this folder at `/` (a static build of another frontend,
     /// with the single-page fallback to `index.html`) instead of the built-in UI.
     pub frontend_dir: Option<PathBuf>,
+    /// Connection limits of the HTTP servers (workers and admin panel).
+    pub limits: crate::http_server::Limits,
 }
 
 /// `[ui]`: how the built-in player web UI presents the contest.
@@ -319,6 +321,9 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
             ("workers", Kind::Int),
             ("attachment_accel_url", Kind::Str),
             ("frontend_dir", Kind::Str),
+            ("max_connections", Kind::Int),
+            ("header_timeout_s", Kind::Int),
+            ("body_timeout_s", Kind::Int),
         ],
     ),
     (
@@ -739,6 +744,23 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
                 format!("expected 1 to 256 workers, found {workers}"),
             )
         })?;
+    let limit = |key: &str, default: i64, range: std::ops::RangeInclusive<i64>| {
+        let n = v.int("api", key, default)?;
+        if range.contains(&n) {
+            Ok(n as u64)
+        } else {
+            Err(v.bad(
+                "api",
+                key,
+                format!("expected {} to {}, found {n}", range.start(), range.end()),
+            ))
+        }
+    };
+    let limits = crate::http_server::Limits {
+        max_connections: limit("max_connections", 10_000, 1..=1_000_000)? as usize,
+        header_timeout: std::time::Duration::from_secs(limit("header_timeout_s", 10, 1..=3600)?),
+        body_timeout: std::time::Duration::from_secs(limit("body_timeout_s", 30, 1..=3600)?),
+    };
     let url_prefix = v.string("admin", "url_prefix", "/admin")?;
     if !url_prefix.starts_with('/') || url_prefix.ends_with('/') {
         return Err(v.bad(
@@ -847,6 +869,7 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
                 .opt_str("api", "attachment_accel_url")?
                 .filter(|u| !u.trim().is_empty()),
             frontend_dir,
+            limits,
         },
         admin: AdminConfig {
             listen: v.addr("admin", "listen", "127.0.0.1:5000")?,

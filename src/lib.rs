@@ -29,6 +29,7 @@ pub mod config;
 pub mod demo;
 pub mod generator;
 pub mod glitter;
+pub mod http_server;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -19,6 +19,15 @@ async fn sqlite_cluster(users: usize) -> (Cluster, fault_support::Players, Proc,
     let cluster = Cluster::new();
     let players = import_contest(&sqlite_url(&cluster), users).await;
     let reducer = cluster.spawn(&["reducer"], "reducer.log");
+    // A worker that cannot reach the reducer's socket at start-up exits: wait for it.
+    let started = Instant::now();
+    while !cluster.log("reducer.log").contains("action server bound") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the reducer did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let worker = cluster.spawn(&["worker", "--index", "0"], "worker0.log");
     let client = reqwest::Client::new();
     wait_serving(&client, cluster.api_port, Duration::from_secs(30)).await;
@@ -99,23 +108,26 @@ async fn fault_database_stall_exactly_once_and_reads_stay_up() {
     );
 }
 
+/// 32 players submitting every 100 ms through `port`, running for 1.5 s already.
+async fn paced_load(
+    port: u16,
+    players: &fault_support::Players,
+) -> (Ledger, Arc<AtomicBool>, Vec<tokio::task::JoinHandle<()>>) {
+    let ledger = Ledger::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let pace = Duration::from_millis(100);
+    let load = spawn_load(port, players, 32, pace, &ledger, stop.clone());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    (ledger, stop, load)
+}
+
 /// kill -9 of the reducer under a submission load, restarted at once: nothing
 /// acknowledged is lost, nothing is stored twice, and the service is back within 3 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fault_reducer_kill9_under_load() {
     let (cluster, players, mut reducer, _worker) = sqlite_cluster(1500).await;
     let port = cluster.api_port;
-    let ledger = Ledger::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = spawn_load(
-        port,
-        &players,
-        32,
-        Duration::from_millis(100),
-        &ledger,
-        stop.clone(),
-    );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (ledger, stop, load) = paced_load(port, &players).await;
     reducer.0.kill().expect("kill -9 the reducer");
     let _ = reducer.0.wait();
     let killed = Instant::now();
@@ -140,17 +152,7 @@ async fn fault_reducer_kill9_under_load() {
 async fn fault_worker_kill9_and_restart_under_load() {
     let (cluster, players, _reducer, mut worker) = sqlite_cluster(1500).await;
     let port = cluster.api_port;
-    let ledger = Ledger::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = spawn_load(
-        port,
-        &players,
-        32,
-        Duration::from_millis(100),
-        &ledger,
-        stop.clone(),
-    );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (ledger, stop, load) = paced_load(port, &players).await;
     worker.0.kill().expect("kill -9 the worker");
     let _ = worker.0.wait();
     let killed = Instant::now();

@@ -76,6 +76,10 @@ fn every_action() -> Vec<Action> {
                 extra,
             },
         },
+        Action::FetchEvents {
+            after: 41,
+            epoch: 7,
+        },
     ]
 }
 

@@ -198,13 +198,11 @@ pub async fn serve(
         tracing::info!("admin panel on http://{addr}{}/", config.admin.url_prefix);
     }
     let mut stop = shutdown;
-    // The peer address decides who may read /metrics.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
+    let limits = config.api.limits;
+    let result = crate::http_server::serve(listener, app, limits, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
     follower.abort();
     result.context("the admin panel's HTTP server failed")
 }

@@ -48,7 +48,6 @@ use axum::Router;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -205,6 +204,7 @@ pub async fn serve(
     let options = HttpOptions {
         attachment_accel_url: shared.config.api.attachment_accel_url.clone(),
     };
+    let limits = shared.config.api.limits;
     let (router, state) = build(shared, options).map_err(std::io::Error::other)?;
     let enabled = state.oauth.names();
     if !enabled.is_empty() {
@@ -215,12 +215,7 @@ pub async fn serve(
         // WebSocket tasks outlive their HTTP connection; they watch this flag.
         state.stopping.send_replace(true);
     };
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop)
-    .await
+    crate::http_server::serve(listener, router, limits, stop).await
 }
 
 /// Milliseconds since the epoch (0 if the clock is before 1970, which a server's is not).
