@@ -324,18 +324,18 @@ async fn writes(kind: Kind) {
     store.close().await;
 }
 
-/// A version-1 database gets the `dynamic_flag` table from migration 2; its rows survive
+/// An older database gets the `dynamic_flag` table from migration 3; its rows survive
 /// a dump round trip, and a second row for the same user and flag is refused.
 async fn dynamic_flag_table(kind: Kind) {
     let db = TestDb::new(kind).await;
     db.store().await.close().await;
     db.raw(&[
         "DROP TABLE dynamic_flag",
-        "DELETE FROM gs_migration WHERE version = 2",
+        "DELETE FROM gs_migration WHERE version = 3",
     ])
     .await;
     let store = gs::store::Store::connect(&db.url).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), 1, "migration 2 ran");
+    assert_eq!(store.migrate().await.unwrap(), 1, "migration 3 ran");
     let mut dump = golden("running");
     let row = |id: i64, user_id: i64, flag_idx: i64| DynamicFlagRow {
         id,

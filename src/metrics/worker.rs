@@ -17,6 +17,8 @@ pub struct WorkerSnapshot {
     pub applied_counter: u64,
     /// Latest state counter the reducer announced.
     pub reducer_counter: u64,
+    /// Milliseconds since the reducer was last heard from (`None`: never).
+    pub reducer_silent_ms: Option<u64>,
     /// Users in the game.
     pub users: u64,
     /// Submissions in the game.
@@ -56,6 +58,8 @@ pub struct WorkerMetrics {
     pub actions_sent: Counter,
     /// The latest state counter the reducer announced (any event, SYNC included).
     pub reducer_counter: AtomicU64,
+    /// When the reducer was last heard from (an event), ms since the epoch; 0: never.
+    pub reducer_heard_ms: std::sync::atomic::AtomicI64,
     game_loaded: Gauge,
     applied_counter: Gauge,
     reducer_counter_gauge: Gauge,
@@ -127,6 +131,7 @@ impl WorkerMetrics {
             glitter_errors,
             actions_sent,
             reducer_counter: AtomicU64::new(0),
+            reducer_heard_ms: std::sync::atomic::AtomicI64::new(0),
             game_loaded: gauge(r, "worker_game_loaded", "1 while a game is loaded, else 0"),
             applied_counter: gauge(
                 r,

@@ -38,6 +38,7 @@ pub async fn run_batch(r: &mut Reducer, items: &[Item<'_>]) -> Vec<ActionReply> 
     let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
     for (i, &(action, id)) in items.iter().enumerate() {
         if let Some(outcome) = answer_without_writing(r, action).await {
+            count(r, action, Some(&outcome));
             replies[i] = Some(reply_of(outcome, r.counter));
             continue;
         }
@@ -69,6 +70,18 @@ pub async fn run_batch(r: &mut Reducer, items: &[Item<'_>]) -> Vec<ActionReply> 
             reply
         })
         .collect()
+}
+
+/// Counts an executed action in the metrics: done (a verdict such as a wrong flag
+/// included), refused, or not stored (`None`).
+fn count(r: &Reducer, action: &Action, outcome: Option<&Outcome>) {
+    use crate::metrics::reducer::ActionOutcome;
+    let counted = match outcome {
+        Some(Ok(_)) => ActionOutcome::Ok,
+        Some(Err(_)) => ActionOutcome::Refused,
+        None => ActionOutcome::Failed,
+    };
+    r.metrics.action(super::action_kind(action), counted);
 }
 
 fn reply_of(outcome: Outcome, counter: u64) -> ActionReply {
@@ -150,6 +163,7 @@ async fn write(
             super::staff::after_commit(r, outcomes.iter().map(|(i, o)| (items[*i].0, o)));
             let at = Instant::now();
             for (i, outcome) in outcomes {
+                count(r, items[i].0, Some(&outcome));
                 let reply = reply_of(outcome, r.counter);
                 if let Some(id) = items[i].1 {
                     r.log.remember(id, &reply, at);
@@ -169,6 +183,7 @@ async fn write(
                 tracing::error!("reducer: cannot reload the game after a failed batch: {e:#}");
             }
             for &i in pending {
+                count(r, items[i].0, None);
                 replies[i] = Some(ActionReply::error(NOT_STORED, r.counter));
             }
         }
@@ -190,6 +205,7 @@ async fn write(
                 tracing::error!("reducer: cannot reload the game after a failed commit: {e:#}");
             }
             for &i in pending {
+                count(r, items[i].0, None);
                 let id = items[i].1;
                 replies[i] = Some(match id.and_then(|id| r.log.outcome(id)) {
                     Some(first) => replayed(first, r.counter, r.broadcaster.epoch),

@@ -202,14 +202,7 @@ impl Reducer {
         let replies = batch::run_batch(self, &items).await;
         drop(items);
         m.commit_seconds.observe_duration(started.elapsed());
-        for ((action, responder), reply) in batch.into_iter().zip(replies) {
-            use crate::metrics::reducer::ActionOutcome;
-            let counted = match reply.error_msg.as_deref() {
-                None => ActionOutcome::Ok,
-                Some(batch::NOT_STORED) => ActionOutcome::Failed,
-                Some(_) => ActionOutcome::Refused,
-            };
-            m.action(action_kind(&action), counted);
+        for ((_, responder), reply) in batch.into_iter().zip(replies) {
             if let Err(e) = responder.reply(reply).await {
                 m.glitter_errors.inc();
                 tracing::warn!("reducer: cannot answer an action: {e}");

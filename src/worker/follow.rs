@@ -358,6 +358,7 @@ pub async fn run(
                         // worker in step has applied everything up to its counter.
                         if event.kind == EventKind::Sync {
                             shared.metrics.reducer_counter.store(event.state_counter, std::sync::atomic::Ordering::Relaxed);
+                            shared.metrics.reducer_heard_ms.store(crate::reducer::now_ms(), std::sync::atomic::Ordering::Relaxed);
                         }
                         Some(tracker.on_event(event, Instant::now()))
                     }

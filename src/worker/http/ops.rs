@@ -40,6 +40,10 @@ pub fn snapshot(shared: &WorkerShared) -> WorkerSnapshot {
         game_loaded: game.is_some(),
         applied_counter: shared.applied_counter(),
         reducer_counter: shared.metrics.reducer_counter.load(Ordering::Relaxed),
+        reducer_silent_ms: match shared.metrics.reducer_heard_ms.load(Ordering::Relaxed) {
+            0 => None,
+            heard => Some(u64::try_from(super::now_ms() - heard).unwrap_or(0)),
+        },
         users,
         submissions,
         challenges,
@@ -94,6 +98,12 @@ pub fn readiness(s: &WorkerSnapshot) -> Result<(), &'static str> {
     }
     if s.applied_counter < s.reducer_counter {
         return Err("behind the reducer's state counter");
+    }
+    // Reads are still served from the last game for a while without the reducer, but
+    // actions cannot be: a load balancer should prefer workers that hear it.
+    let limit = crate::glitter::DEFAULT_SYNC_TIMEOUT.as_millis() as u64;
+    if s.reducer_silent_ms.is_some_and(|ms| ms > limit) {
+        return Err("no word from the reducer within the sync timeout (serving stale reads)");
     }
     Ok(())
 }
