@@ -1,6 +1,7 @@
 -- wrk script: ask a wish endpoint as the frontend does (POST, JSON body, wish version).
 -- AUTH_TOKEN in the environment logs the requests in as that user.
-wrk.method = "POST"
+-- METHOD in the environment overrides it (the trivial route is a GET).
+wrk.method = os.getenv("METHOD") or "POST"
 wrk.body = "{}"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Wish-Version"] = "2025.v1"

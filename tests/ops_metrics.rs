@@ -120,6 +120,20 @@ async fn metrics_parse_and_move_with_actions() {
     assert!(delta(&r0, &r1, "gs_reducer_batch_size", &[]) >= 1.0);
     assert!(delta(&r0, &r1, "gs_reducer_commit_seconds", &[]) >= 1.0);
     assert!(delta(&r0, &r1, "gs_game_submissions", &[]) == 1.0);
+    // The staff notifier's figures are exposed with the reducer's.
+    for family in ["gs_notifier_queue", "gs_notifier_messages"] {
+        assert!(r1.families.contains_key(family), "{family} missing");
+    }
+    let fates: Vec<String> = r1.families["gs_notifier_messages"]
+        .iter_samples()
+        .filter_map(|s| {
+            s.get_labelset()
+                .ok()?
+                .get_label_value("fate")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(fates.len(), 4, "{fates:?}");
 
     // Health: both processes live and ready, with JSON bodies.
     for base in [p.api.clone(), admin_root(&p)] {

@@ -32,7 +32,14 @@ pub async fn metrics(State(admin): State<Arc<Admin>>, req: Request) -> Response 
         )
             .into_response();
     }
-    let read = tokio::time::timeout(WAIT, admin.read_reducer(|r| r.metrics.clone())).await;
+    let read = tokio::time::timeout(
+        WAIT,
+        admin.read_reducer(|r| {
+            r.metrics.set_notifier(&r.notifier.stats());
+            r.metrics.clone()
+        }),
+    )
+    .await;
     let Ok(Some(metrics)) = read else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,8 +1,7 @@
 //! The metrics of the reducer: actions by kind and outcome, submissions by result,
 //! batch sizes, commit latency, queue depth, events, workers alive and the game's size.
 //!
-//! Notifier metrics (its queue and failures) belong here once a notifier exists: register
-//! them in [`ReducerMetrics::new`] beside the others and record from the notifier task.
+//! The staff notifier's queue and message counts are copied in at each scrape.
 
 use super::histogram::{AtomicHistogram, BATCH_BUCKETS, GLITTER_BUCKETS};
 use prometheus_client::metrics::counter::Counter;
@@ -76,6 +75,10 @@ pub struct ReducerMetrics {
     pub challenges: Gauge,
     /// Current tick.
     pub tick: Gauge,
+    /// Staff notifier: messages waiting.
+    notifier_queue: Gauge,
+    /// Staff notifier: messages by fate (sent, failed, throttled, dropped), since start.
+    notifier_messages: [Gauge; 4],
 }
 
 impl Default for ReducerMetrics {
@@ -85,6 +88,20 @@ impl Default for ReducerMetrics {
 }
 
 impl ReducerMetrics {
+    /// Copies the staff notifier's figures (at scrape time).
+    pub fn set_notifier(&self, stats: &crate::notify::NotifyStats) {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.notifier_queue.set(n(stats.queued));
+        for (gauge, v) in self.notifier_messages.iter().zip([
+            stats.sent,
+            stats.failed,
+            stats.throttled,
+            stats.dropped,
+        ]) {
+            gauge.set(n(v));
+        }
+    }
+
     /// A fresh registry with every reducer family registered.
     pub fn new() -> ReducerMetrics {
         let mut root = super::new_registry();
@@ -130,7 +147,21 @@ impl ReducerMetrics {
             "Time to write and commit one batch of actions",
             commit_seconds.clone(),
         );
+        let notifier_family: Family<[(&'static str, &'static str); 1], Gauge> = Family::default();
+        r.register(
+            "notifier_messages",
+            "Staff notifications since start, by fate (sent, failed, throttled, dropped)",
+            notifier_family.clone(),
+        );
+        let notifier_messages = ["sent", "failed", "throttled", "dropped"]
+            .map(|fate| notifier_family.get_or_create_owned(&[("fate", fate)]));
         ReducerMetrics {
+            notifier_queue: gauge(
+                r,
+                "notifier_queue",
+                "Staff notifications waiting to be sent",
+            ),
+            notifier_messages,
             actions,
             submissions,
             batch_size,

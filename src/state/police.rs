@@ -581,4 +581,37 @@ mod tests {
         bad.chall_metadata[hp] = serde_json::json!("flag{not_a_list}");
         assert!(super::super::challenge::validate_challenge(&bad).is_err());
     }
+
+    #[test]
+    fn a_generated_dynamic_flag_is_indexed_when_it_is_set() {
+        let mut tables = demo(9, 20);
+        let mut row = tables.challenge[0].clone();
+        row.flags = serde_json::json!([{"name": "", "type": "dynamic", "base_score": 100,
+            "val": "gen_folder"}]);
+        tables.challenge[0] = row.clone();
+        let mut game = game_of(tables);
+        let mut index = FlagIndex::build(&game);
+        let (owner, other) = (game.users[0].row.id, game.users[1].row.id);
+        // Not generated yet: nothing to trace.
+        let before = submit(&mut game, other, &row.key, "flag{the_owners_own}");
+        assert!(index.check(&game, before).is_none());
+        game.set_dynamic_flag(crate::rows::DynamicFlagRow {
+            id: 1,
+            user_id: owner,
+            challenge_key: row.key.clone(),
+            flag_idx: 0,
+            generator: "gen_folder".into(),
+            value: "flag{the_owners_own}".into(),
+            timestamp_ms: 0,
+        });
+        index.dynamic_value_set(&game, owner, &row.key, 0);
+        let s = submit(&mut game, other, &row.key, "flag{the_owners_own}");
+        assert_eq!(
+            game.submissions[s as usize].matched, None,
+            "not the other's flag"
+        );
+        let r = index.check(&game, s).expect("a report");
+        assert_eq!(r.uid, other);
+        assert_eq!(r.challenge_key, row.key);
+    }
 }
