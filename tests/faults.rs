@@ -5,6 +5,7 @@
 //! time is printed).
 
 mod cluster_support;
+mod common;
 mod fault_support;
 
 use cluster_support::{wait_serving, wish, Cluster, Proc};

@@ -4,28 +4,13 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const GS: &str = env!("CARGO_BIN_EXE_gs");
 pub const WISH_VERSION: &str = "2025.v1";
 
-/// A child process killed when the test ends, whatever happens.
-pub struct Proc(pub Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use crate::common::{free_port, Proc};
 
 pub struct Cluster {
     pub dir: tempfile::TempDir,
