@@ -12,38 +12,20 @@ GS="$PWD/target/release/gs"
 LOADGEN="$PWD/target/release/examples/loadgen"
 SECS="${SECS:-10}"
 work=$(mktemp -d)
+. scripts/bench-lib.sh
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 start_server() { # $1 = database url, $2 = seconds until the next trigger
     pkill -f "$GS serve --config $work/gs.toml" 2>/dev/null || true
     sleep 0.5
-    cat > "$work/gs.toml" <<TOML
-[database]
-url = "$1"
-[paths]
-data = "$work/data"
-templates = "$work/templates"
-attachments = "$work/attachments"
-writeups = "$work/writeups"
-media = "$work/media"
-anticheat_log = "$work/anticheat"
-[glitter]
-action_addr = "ipc://$work/data/action.sock"
-event_addr = "ipc://$work/data/event.sock"
-[api]
-listen = "127.0.0.1:18010"
-workers = 1
-[admin]
-listen = "127.0.0.1:15000"
-TOML
-    "$GS" db generate "$work/contest.json" --users 2000 --submissions 20000 --phase-two-in "$2"
-    "$GS" db import "$work/contest.json" --replace --config "$work/gs.toml" 2>/dev/null
+    write_config "$1" 18010 15000
+    load_contest --phase-two-in "$2"
     RUST_LOG=warn,gs::worker::follow=info "$GS" serve --config "$work/gs.toml" >"$work/serve.log" 2>&1 &
     until curl -sf -X POST -H 'X-Wish-Version: 2025.v1' -d '{}' http://127.0.0.1:18010/service/wish/game_info | grep -q '"cur_tick"'; do sleep 0.2; done
 }
 
 start_server "sqlite://$work/gs.db" 86400
-token=$(python3 -c "import json;d=json.load(open('$work/contest.json'));print(next(u['auth_token'] for u in d['tables']['user'] if u['group']=='pku' and u['enabled'] and u['terms_agreed']))")
+token=$(player_token)
 base=http://127.0.0.1:18010
 
 # req/s of one path (wrk, 2 threads, 32 connections, as the frontend asks); extra

@@ -14,28 +14,10 @@ ROUNDS="${ROUNDS:-3}"
 work=$(mktemp -d)
 server=""
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/gs.toml" <<TOML
-[database]
-url = "sqlite://$work/gs.db"
-[paths]
-data = "$work/data"
-templates = "$work/templates"
-attachments = "$work/attachments"
-writeups = "$work/writeups"
-media = "$work/media"
-anticheat_log = "$work/anticheat"
-[glitter]
-action_addr = "ipc://$work/data/action.sock"
-event_addr = "ipc://$work/data/event.sock"
-[api]
-listen = "127.0.0.1:18110"
-workers = 1
-[admin]
-listen = "127.0.0.1:15100"
-TOML
-"$GS" db generate "$work/contest.json" --users 2000 --submissions 20000
-"$GS" db import "$work/contest.json" --replace --config "$work/gs.toml" 2>/dev/null
-token=$(python3 -c "import json;d=json.load(open('$work/contest.json'));print(next(u['auth_token'] for u in d['tables']['user'] if u['group']=='pku' and u['enabled'] and u['terms_agreed']))")
+. scripts/bench-lib.sh
+write_config "sqlite://$work/gs.db" 18110 15100
+load_contest
+token=$(player_token)
 run() { # $1 = true|false
     GS_METRICS__ENABLED=$1 RUST_LOG=warn "$GS" serve --config "$work/gs.toml" >"$work/serve.log" 2>&1 &
     server=$!
