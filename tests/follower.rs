@@ -2,6 +2,7 @@
 //! a refusal is reported as a refusal (not "submitted, not yet synced"), and a reducer
 //! that never answers heartbeats does not hold up the event loop (issue 10, findings 3, 6).
 
+mod common;
 mod follower_support;
 
 use follower_support::Rig;

@@ -1,6 +1,7 @@
 //! A worker that misses events catches up from the reducer's replay buffer instead of
 //! reloading its game (issue 10, finding 5).
 
+mod common;
 mod follower_support;
 
 use follower_support::Rig;

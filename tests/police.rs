@@ -116,6 +116,7 @@ impl Cluster {
     async fn start(hook_port: u16, notify_extra: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path().display().to_string();
+        let paths = common::paths_toml(&d);
         let api_port = (0..50)
             .map(|_| free_port())
             .find(|&p| {
@@ -131,14 +132,7 @@ impl Cluster {
                 r#"
 [database]
 url = "sqlite://{d}/gs.db"
-[paths]
-data = "{d}/data"
-templates = "{d}/templates"
-attachments = "{d}/attachments"
-writeups = "{d}/writeups"
-media = "{d}/media"
-anticheat_log = "{d}/anticheat"
-[glitter]
+{paths}[glitter]
 action_addr = "tcp://127.0.0.1:{}"
 event_addr = "tcp://127.0.0.1:{}"
 token = "{GLITTER_TOKEN}"

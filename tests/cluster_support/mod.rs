@@ -28,6 +28,7 @@ impl Cluster {
     pub fn with_database(database_url: Option<&str>) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path().display().to_string();
+        let paths = crate::common::paths_toml(&d);
         let api_port = free_port();
         // Workers listen on api port + index: make sure those are free too.
         let api_port = (0..50)
@@ -46,14 +47,7 @@ impl Cluster {
             r#"
 [database]
 url = "{url}"
-[paths]
-data = "{d}/data"
-templates = "{d}/templates"
-attachments = "{d}/attachments"
-writeups = "{d}/writeups"
-media = "{d}/media"
-anticheat_log = "{d}/anticheat"
-[glitter]
+{paths}[glitter]
 action_addr = "tcp://127.0.0.1:{}"
 event_addr = "tcp://127.0.0.1:{}"
 token = "a-test-token-shared-by-the-processes"

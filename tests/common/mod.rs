@@ -215,3 +215,13 @@ pub fn first_difference(expected: &Value, actual: &Value, path: &str) -> Option<
         _ => Some(format!("{path}: expected {expected}, got {actual}")),
     }
 }
+
+/// The `[paths]` section of a test configuration: every directory under `dir`.
+pub fn paths_toml(dir: &dyn std::fmt::Display) -> String {
+    let d = dir;
+    format!(
+        "[paths]\ndata = \"{d}/data\"\ntemplates = \"{d}/templates\"\n\
+         attachments = \"{d}/attachments\"\nwriteups = \"{d}/writeups\"\n\
+         media = \"{d}/media\"\nanticheat_log = \"{d}/anticheat\"\n"
+    )
+}

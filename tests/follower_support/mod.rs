@@ -51,18 +51,12 @@ impl Rig {
                 .expect("bind events"),
         );
         let d = dir.path().display();
+        let paths = crate::common::paths_toml(&d);
         let text = format!(
             r#"
 [database]
 url = "sqlite://{d}/gs.db"
-[paths]
-data = "{d}/data"
-templates = "{d}/templates"
-attachments = "{d}/attachments"
-writeups = "{d}/writeups"
-media = "{d}/media"
-anticheat_log = "{d}/anticheat"
-[glitter]
+{paths}[glitter]
 action_addr = "{}"
 event_addr = "{}"
 token = "{TOKEN}"

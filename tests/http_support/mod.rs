@@ -94,18 +94,12 @@ impl Drop for TestWorker {
 /// Writes a configuration under `dir` and loads it with `env` overrides.
 pub fn test_config(dir: &std::path::Path, env: &[(&str, &str)]) -> Config {
     let d = dir.display();
+    let paths = crate::common::paths_toml(&d);
     let text = format!(
         r#"
 [database]
 url = "sqlite://{d}/gs.db"
-[paths]
-data = "{d}/data"
-templates = "{d}/templates"
-attachments = "{d}/attachments"
-writeups = "{d}/writeups"
-media = "{d}/media"
-anticheat_log = "{d}/anticheat"
-[glitter]
+{paths}[glitter]
 action_addr = "ipc://{d}/action.sock"
 event_addr = "ipc://{d}/event.sock"
 token = "{TOKEN}"
