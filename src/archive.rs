@@ -187,7 +187,7 @@ fn problemset(game: &Game, group: &str) -> String {
             "\n## [{}] {}\n\n{}\n",
             ch.row.category,
             ch.row.title,
-            ch.render_desc(Some(group), game.cur_tick)
+            ch.render_desc(Some(group), game.cur_tick, &game.problem_log)
         );
     }
     md
@@ -238,7 +238,7 @@ fn writeup(
     let _ = write!(
         md,
         "\n## 题目描述\n\n{}\n",
-        ch.render_desc(Some(group), game.cur_tick)
+        ch.render_desc(Some(group), game.cur_tick, &game.problem_log)
     );
     let mut copied = 0;
     let actions = ch.row.actions.as_array().cloned().unwrap_or_default();
@@ -409,7 +409,7 @@ fn first_blood_board(answer: &Value, tz: &TimeZone) -> Result<(String, String)> 
 fn announcements(game: &Game, group: &str, tz: &TimeZone) -> String {
     let mut md = String::from("# 公告\n");
     for a in &game.announcements {
-        let d = a.describe(Some(group), game.cur_tick);
+        let d = a.describe(Some(group), game.cur_tick, &game.problem_log);
         let _ = write!(
             md,
             "\n## {}\n\n发布于 {}\n\n{}\n",

@@ -25,8 +25,8 @@
 
 pub mod admin;
 pub mod archive;
+pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod generator;
 pub mod glitter;
 pub mod http_server;
@@ -36,30 +36,12 @@ pub mod notify;
 pub mod police;
 pub mod reducer;
 pub mod report;
-pub mod rows;
-pub mod rules;
 pub mod safe_path;
 pub mod serve;
-pub mod state;
 pub mod store;
 pub mod token;
 pub mod worker;
 
-/// Helpers shared by the tests (unit and integration); not part of the API.
-#[doc(hidden)]
-pub mod testing {
-    use std::path::PathBuf;
-
-    /// The recorded answers of the reference implementation: `$GS_GOLDEN_DIR`, else
-    /// `../shared/golden` beside the checkout, else `/work/shared/golden`.
-    pub fn golden_dir() -> PathBuf {
-        if let Some(dir) = std::env::var_os("GS_GOLDEN_DIR") {
-            return PathBuf::from(dir);
-        }
-        let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/golden"));
-        if beside.is_dir() {
-            return beside;
-        }
-        PathBuf::from("/work/shared/golden")
-    }
-}
+/// The game logic (rules, rows, state) lives in the pure `gs-core` crate; re-exported
+/// here so that `gs::state::Game` and `crate::rules` read as before.
+pub use gs_core::{demo, rows, rules, state, testing};

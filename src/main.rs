@@ -345,7 +345,7 @@ async fn run(command: Command) -> Result<()> {
                 preview_uid,
                 force,
             };
-            let s = gs::archive::write_archive(&cfg, &game, gs::reducer::now_s(), &options)?;
+            let s = gs::archive::write_archive(&cfg, &game, gs::clock::now_s(), &options)?;
             eprintln!(
                 "archive written to {}: {} challenges, {} boards, {} attachments copied",
                 out_dir.display(),
@@ -410,12 +410,12 @@ async fn run(command: Command) -> Result<()> {
                 seed,
                 users,
                 submissions,
-                start_s: gs::reducer::now_s() - 86_400,
-                now_s: Some(gs::reducer::now_s()),
+                start_s: gs::clock::now_s() - 86_400,
+                now_s: Some(gs::clock::now_s()),
                 ..gs::demo::ContestShape::default()
             };
             if let Some(secs) = phase_two_in {
-                shape.start_s = gs::reducer::now_s() + secs - shape.duration_s / 2;
+                shape.start_s = gs::clock::now_s() + secs - shape.duration_s / 2;
             }
             let dump = Dump {
                 tables: gs::demo::generate(&shape),

@@ -40,7 +40,7 @@ pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
     let store = Store::connect(&config.database.url).await?;
     store.migrate().await?;
     if store.is_empty().await? {
-        let now = crate::reducer::now_s();
+        let now = crate::clock::now_s();
         let shape = crate::demo::ContestShape {
             seed: 2026,
             start_s: now - 86_400,
@@ -273,13 +273,17 @@ pub async fn load_game(
     let game = tokio::task::spawn_blocking(move || {
         let tick = tick.unwrap_or_else(|| {
             crate::state::trigger::Timeline::new(tables.trigger.clone())
-                .tick_at(crate::reducer::now_s())
+                .tick_at(crate::clock::now_s())
         });
         let game = crate::state::Game::build_streaming(tables, tick, options, &mut submissions);
         submissions.finish().map(|more| (game, more))
     })
     .await??;
     let (game, more) = game;
+    // The store logged the rows it could not read; these are the rows the game refused.
+    for problem in &game.problems {
+        tracing::warn!("bad row skipped: {problem}");
+    }
     tracing::info!(
         "loaded {} users and {} submissions at tick {} in {:?} ({} rows skipped)",
         game.users.len(),

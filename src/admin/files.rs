@@ -131,11 +131,8 @@ async fn list(
                 continue;
             };
             let name = e.file_name().to_string_lossy().into_owned();
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| admin.time_s(d.as_secs() as i64))
+            let modified = crate::clock::modified_s(&meta)
+                .map(|s| admin.time_s(s))
                 .unwrap_or_default();
             entries.push(Entry {
                 path: join_rel(&dir, &name),

@@ -339,7 +339,7 @@ async fn profile_save(
     let row = UserProfileRow {
         id: 0,
         user_id: id,
-        timestamp_ms: crate::reducer::now_s() * 1000,
+        timestamp_ms: crate::clock::now_s() * 1000,
         nickname: get("nickname"),
         qq: get("qq"),
         tel: get("tel"),

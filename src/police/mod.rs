@@ -137,7 +137,7 @@ async fn write_reports(
     while let Some(r) = reports.recv().await {
         let row = LogRow {
             id: 0,
-            timestamp_ms: crate::reducer::now_ms(),
+            timestamp_ms: crate::clock::now_ms(),
             level: "success".into(),
             process: POLICE_NAME.into(),
             module: report::LOG_MODULE.into(),

@@ -1,7 +1,8 @@
 //! The actions of players and workers as the reducer executes them: validated against
 //! the reducer's game, written in one transaction per burst, then applied and published.
 
-use super::{now_ms, Reducer};
+use super::Reducer;
+use crate::clock::now_ms;
 use crate::glitter::{Action, ActionReply, Event, PROTOCOL_VERSION};
 use crate::rows::{DynamicFlagRow, UserProfileRow, UserRow};
 use crate::state::Change;

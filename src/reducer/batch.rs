@@ -4,7 +4,8 @@
 
 use super::action_log::replayed;
 use super::actions::{answer_without_writing, run_one, Outcome};
-use super::{now_ms, Reducer};
+use super::Reducer;
+use crate::clock::now_ms;
 use crate::glitter::{Action, ActionReply, Event};
 use std::collections::HashMap;
 use std::time::Instant;

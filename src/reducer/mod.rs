@@ -25,25 +25,6 @@ use std::time::{Duration, Instant};
 /// Most actions committed in one transaction.
 pub const MAX_BATCH: usize = 256;
 
-/// Seconds since the epoch.
-pub fn now_s() -> i64 {
-    now_ms() / 1000
-}
-
-/// Microseconds since the epoch.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 pub use requests::{AdminWrite, ReducerRequest};
 
 /// The reducer's state: owned by its one task.
@@ -100,7 +81,7 @@ impl Reducer {
         let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;
         let signer = TokenSigner::from_seed(config.token_signing_seed());
         let mut log = ActionLog::default();
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         let forgotten = store
             .forget_actions_before(now - action_log::RECORDED_FOR_MS)
             .await?;
@@ -173,7 +154,7 @@ impl Reducer {
 
     /// Moves the game to the tick of the clock, if it changed.
     async fn update_tick(&mut self) {
-        let tick = self.game.timeline.tick_at(now_s());
+        let tick = self.game.timeline.tick_at(crate::clock::now_s());
         if tick != self.game.cur_tick {
             tracing::info!("reducer: tick {} -> {tick}", self.game.cur_tick);
             self.commit_change(Change::TickUpdate { tick }).await;
@@ -183,7 +164,7 @@ impl Reducer {
 
     /// When the clock must look again: just after the next trigger, at most 10 s away.
     fn next_tick_check(&self) -> tokio::time::Instant {
-        let now = now_s();
+        let now = crate::clock::now_s();
         let wait = match self.game.timeline.next_after(now) {
             Some(t) => {
                 Duration::from_millis(((t.timestamp_s - now) * 1000 + 200).clamp(200, 10_000) as u64)
@@ -202,6 +183,7 @@ impl Reducer {
         let replies = batch::run_batch(self, &items).await;
         drop(items);
         m.commit_seconds.observe_duration(started.elapsed());
+        crate::logging::log_game_problems(&self.game);
         for ((_, responder), reply) in batch.into_iter().zip(replies) {
             if let Err(e) = responder.reply(reply).await {
                 m.glitter_errors.inc();

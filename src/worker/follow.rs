@@ -273,7 +273,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
             shared.set_applied(counter);
             shared.metrics.events_applied.inc();
             if event.sent_us > 0 {
-                shared.record_latency(crate::reducer::now_us().saturating_sub(event.sent_us));
+                shared.record_latency(crate::clock::now_us().saturating_sub(event.sent_us));
             }
             true
         }
@@ -358,7 +358,7 @@ pub async fn run(
                         // worker in step has applied everything up to its counter.
                         if event.kind == EventKind::Sync {
                             shared.metrics.reducer_counter.store(event.state_counter, std::sync::atomic::Ordering::Relaxed);
-                            shared.metrics.reducer_heard_ms.store(crate::reducer::now_ms(), std::sync::atomic::Ordering::Relaxed);
+                            shared.metrics.reducer_heard_ms.store(crate::clock::now_ms(), std::sync::atomic::Ordering::Relaxed);
                         }
                         Some(tracker.on_event(event, Instant::now()))
                     }

@@ -166,7 +166,10 @@ impl WorkerShared {
     /// Never hold the result across an await; the closure keeps that honest.
     pub fn read<R>(&self, f: impl FnOnce(&Game) -> R) -> Option<R> {
         let guard = self.game.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().map(f)
+        let game = guard.as_ref()?;
+        let answer = f(game);
+        crate::logging::log_game_problems(game);
+        Some(answer)
     }
 
     /// Changes the game (the follower task only).

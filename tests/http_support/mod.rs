@@ -20,13 +20,7 @@ pub const TOKEN: &str = "http-test-token-5a7c";
 /// The wish version the frontend sends.
 pub const WISH_VERSION: &str = "2025.v1";
 
-/// Seconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64
-}
+pub use gs::clock::now_ms;
 
 /// A golden contest's tables, for tests that edit rows before building.
 pub fn contest_tables(name: &str) -> Tables {

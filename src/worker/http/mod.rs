@@ -218,10 +218,3 @@ pub async fn serve(
     crate::http_server::serve(listener, router, limits, stop).await
 }
 
-/// Milliseconds since the epoch (0 if the clock is before 1970, which a server's is not).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}

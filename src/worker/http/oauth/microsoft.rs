@@ -39,9 +39,7 @@ impl Microsoft {
 
     /// The signed client assertion for the token endpoint (on the blocking pool).
     async fn client_assertion(&self, token_url: &str) -> Result<String, LoginError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::clock::now_s();
         let header = json!({
             "alg": "RS256",
             "typ": "JWT",

@@ -45,12 +45,6 @@ fn form_encode(s: &str) -> String {
     super::super::reply::urlencode(s)
 }
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 impl Oidc {
     /// The provider for `config`.
     pub fn new(config: OidcConfig) -> Oidc {
@@ -174,7 +168,7 @@ impl Oidc {
             return Err(bad("nonce 不符"));
         }
         match claims.get("exp").and_then(Value::as_i64) {
-            Some(exp) if exp + SKEW_S >= now_s() => {}
+            Some(exp) if exp + SKEW_S >= crate::clock::now_s() => {}
             _ => return Err(bad("已过期")),
         }
         Ok(claims)

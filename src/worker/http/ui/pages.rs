@@ -3,7 +3,8 @@
 
 use super::super::reply::{redirect, urlencode, SetCookie};
 use super::super::request::viewer;
-use super::super::{now_ms, HttpState};
+use super::super::HttpState;
+use crate::clock::{now_ms, now_s};
 use super::{chart, Lang, Visit};
 use crate::rules;
 use crate::state::challenge::UserIdx;
@@ -525,7 +526,7 @@ pub(super) async fn board(
     Query(query): Query<BoardQuery>,
 ) -> Response {
     let token = visit.auth_token.as_deref();
-    let now = now_ms() / 1000;
+    let now = now_s();
     let Some((user, answer)) = st.shared.read(|g| {
         let v = viewer(g, token);
         (frame_user(g, v), g.answer_board(v, &key, now))
@@ -612,7 +613,7 @@ pub(super) async fn user_submissions(
     Path(uid): Path<String>,
 ) -> Response {
     let token = visit.auth_token.as_deref();
-    let now = now_ms() / 1000;
+    let now = now_s();
     let uid: i64 = uid.parse().unwrap_or(-1);
     let Some((user, answer, nickname)) = st.shared.read(|g| {
         let v = viewer(g, token);
@@ -672,7 +673,7 @@ fn submissions_page(
 /// `GET /submissions`: the player's own submissions, right and wrong.
 pub(super) async fn my_submissions(State(st): State<Arc<HttpState>>, visit: Visit) -> Response {
     let token = visit.auth_token.as_deref();
-    let now = now_ms() / 1000;
+    let now = now_s();
     let Some((user, answer)) = st.shared.read(|g| {
         let v = viewer(g, token);
         (frame_user(g, v), g.answer_my_submissions(v, now))

@@ -8,6 +8,7 @@ use super::challenge::{Challenge, UserIdx};
 use super::dynamic::DynamicValues;
 use super::flag::IMPOSSIBLE_FLAG;
 use super::policy::Policies;
+use super::problem_log::ProblemLog;
 use super::push::PushMessage;
 use super::submission::{KeyIdx, Submission};
 use super::trigger::Timeline;
@@ -58,8 +59,10 @@ pub struct Game {
     pub submissions: Vec<Submission>,
     /// Boards in `rules::BOARDS` order.
     pub boards: Vec<Board>,
-    /// Rows that could not be used.
+    /// Rows that could not be used (the loader logs them).
     pub problems: Vec<RowProblem>,
+    /// Problems met while answering, for the owner to log.
+    pub problem_log: ProblemLog,
     options: GameOptions,
     /// Interned challenge keys of submissions.
     keys: Vec<Box<str>>,
@@ -107,6 +110,7 @@ impl Game {
             submissions: Vec::new(),
             boards: rules::BOARDS.iter().map(Board::new).collect(),
             problems: Vec::new(),
+            problem_log: ProblemLog::default(),
             options,
             keys: Vec::new(),
             key_idx: HashMap::new(),
@@ -146,7 +150,6 @@ impl Game {
             id: Some(id),
             message: message.into(),
         };
-        tracing::warn!("bad row skipped: {p}");
         self.problems.push(p);
     }
 
@@ -293,7 +296,6 @@ impl Game {
                     }
                 }
                 if let Err(p) = self.apply_submission_row(row, true) {
-                    tracing::warn!("bad row skipped: {p}");
                     self.problems.push(p);
                 }
             }
@@ -400,11 +402,11 @@ impl Game {
                     // Not cached: the value may be stored later.
                     Err(_) if spec.generator().is_some() => return IMPOSSIBLE_FLAG,
                     Err(e) => {
-                        tracing::error!(
+                        self.problem_log.record(format!(
                             "cannot derive flag {}#{} for U#{uid}: {e}",
                             ch.row.key,
                             f.flag + 1
-                        );
+                        ));
                         IMPOSSIBLE_FLAG.to_owned()
                     }
                 };
