@@ -566,6 +566,56 @@ fn code_blocks() {
 }
 
 #[test]
+fn highlight_tables_are_consistent() {
+    let problems = super::highlight::table_problems();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The inline style of the first span around `text` in `html`, if any.
+fn style_of<'h>(html: &'h str, text: &str) -> Option<&'h str> {
+    let at = html.find(&format!("\">{text}</span>"))?;
+    let open = html[..at].rfind("<span style=\"")?;
+    Some(&html[open + "<span style=\"".len()..at])
+}
+
+#[test]
+fn highlighting_of_more_languages() {
+    let c = markdown_to_html("```c\n#include <stdio.h>\nint x; // note: if\n```");
+    // The preprocessor line is preprocessor text, its file name styled as a comment.
+    assert_eq!(style_of(&c, "#include "), Some("color: #9C6500"), "{c}");
+    assert_eq!(
+        style_of(&c, "&lt;stdio.h&gt;"),
+        Some("color: #3D7B7B; font-style: italic")
+    );
+    assert_eq!(style_of(&c, "int"), Some("color: #B00040"));
+    // A keyword inside a comment is comment text.
+    assert_eq!(
+        style_of(&c, "// note: if"),
+        Some("color: #3D7B7B; font-style: italic")
+    );
+    let keyword = Some("color: #008000; font-weight: bold");
+    for (lang, code, word) in [
+        ("typescript", "interface P { x: number }", "interface"),
+        ("kotlin", "fun main() { val x = 1 }", "fun"),
+        ("solidity", "contract Token { }", "contract"),
+        ("toml", "[package]\nname = \"x\"", "[package]"),
+        ("lua", "local function f() end", "local"),
+    ] {
+        let html = markdown_to_html(&format!("```{lang}\n{code}\n```"));
+        assert_eq!(style_of(&html, word), keyword, "{lang}: {html}");
+    }
+    let asm = markdown_to_html("```nasm\nmov rax, 60\n```");
+    assert_eq!(style_of(&asm, "mov"), Some("color: #0000FF"), "{asm}");
+    // Pygments names that are no syntax's name or extension go through the alias table.
+    let shell = markdown_to_html("```shell\necho $HOME\n```");
+    assert_eq!(style_of(&shell, "echo"), Some("color: #008000"), "{shell}");
+    // A block too long to highlight quickly is written plain, like an unknown language.
+    let long = format!("```python\n{}```", "print(1)\n".repeat(4000));
+    let html = markdown_to_html(&long);
+    assert!(html.contains("print(1)") && !html.contains("<span style"));
+}
+
+#[test]
 #[ignore = "timing; run with --release -- --ignored --nocapture"]
 fn render_is_fast() {
     let dump = load("running.contest.json");
