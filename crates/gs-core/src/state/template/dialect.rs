@@ -392,9 +392,15 @@ fn adapt_line(line: &str, block: Block) -> (Cow<'_, str>, Block) {
     if line.trim().is_empty() {
         return (Cow::Borrowed(line), Block::None);
     }
-    if block == Block::Code || (block == Block::None && leading_spaces(line) >= 4) {
+    if matches!(block, Block::Code | Block::None) && leading_spaces(line) >= 4 {
         return (Cow::Borrowed(line), Block::Code);
     }
+    // A less indented line ends a code block (in a quote or a list item too).
+    let block = if block == Block::Code {
+        Block::None
+    } else {
+        block
+    };
     if block == Block::Para && is_setext_underline(line) && line.starts_with('=') {
         // Python-Markdown only underlines a one-line paragraph; here it is text.
         return (mark_line(line), Block::Para);
@@ -455,13 +461,14 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
         return (Cow::Borrowed(line), Block::Quote);
     }
     match (block, list_marker(line)) {
-        (Block::None, Some((_, ordered))) => (Cow::Borrowed(line), Block::List { ordered }),
+        (Block::None, Some((_, ordered))) => (mark_item_content(line), Block::List { ordered }),
         (Block::List { ordered }, Some((_, kind))) if kind != ordered => (mark_line(line), block),
+        (Block::List { .. }, Some(_)) => (mark_item_content(line), block),
         (Block::List { .. }, None) if indent >= 4 && list_marker(line.trim_start()).is_some() => {
             // Python-Markdown nests by 4 spaces per level; CommonMark by the parent's
             // content column, which is at most 4 for `- ` and `1. ` items.
             let nested = format!("{}{}", " ".repeat(indent / 4 * 4), line.trim_start());
-            (Cow::Owned(nested), block)
+            (Cow::Owned(mark_item_content(&nested).into_owned()), block)
         }
         (Block::ParaStart | Block::Para, Some(_)) => (mark_line(line), Block::Para),
         (Block::ParaStart | Block::Para, None) if is_delimiter_row(line) => {
@@ -469,6 +476,33 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
             (mark_line(line), Block::Para)
         }
         _ => (Cow::Borrowed(line), text_block),
+    }
+}
+
+/// Marks a list item's content where CommonMark would open an HTML block: Python-Markdown
+/// cuts raw HTML out only at a line's start, so after a list marker a tag is inline HTML.
+fn mark_item_content(line: &str) -> Cow<'_, str> {
+    let indent = leading_spaces(line);
+    let Some((marker, _)) = list_marker(&line[indent..]) else {
+        return Cow::Borrowed(line);
+    };
+    let after = indent + marker + 1;
+    let content = after + leading_spaces(&line[after..]);
+    if list_marker(&line[content..]).is_some() {
+        // `- - <br>`: an item opening a list; its own content is the one to look at.
+        return match mark_item_content(&line[content..]) {
+            Cow::Owned(inner) => Cow::Owned(format!("{}{inner}", &line[..content])),
+            Cow::Borrowed(_) => Cow::Borrowed(line),
+        };
+    }
+    if commonmark_would_open_html(&line[content..], true) {
+        Cow::Owned(format!(
+            "{}{PARA_MARK}{}",
+            &line[..content],
+            &line[content..]
+        ))
+    } else {
+        Cow::Borrowed(line)
     }
 }
 

@@ -539,6 +539,30 @@ fn python_markdown_html_blocks() {
     assert_eq!(markdown_to_html("a  \nb\n\n---"), "<p>a<br>\nb</p>\n<hr>");
 }
 
+/// Cases the property tests (tests/markdown_fuzz.rs) found unbalanced: Python-Markdown
+/// cuts raw HTML blocks out at a line's start only, so after a list marker, and after a
+/// code block in a quote, a block-level tag is inline HTML.
+#[test]
+fn tags_after_list_markers_are_inline() {
+    assert_eq!(
+        markdown_to_html("- <div class=\"x\">\n    <https://a.example>\n    </div>"),
+        "<ul>\n<li><div class=\"x\">\n<a target=\"_blank\" rel=\"noopener noreferrer\" \
+         href=\"https://a.example\">https://a.example</a>  </div>\n</li>\n</ul>"
+    );
+    assert_eq!(
+        markdown_to_html("1. <span>\n*x*\n</span>"),
+        "<ol>\n<li><span>\n<em>x</em>\n</span></li>\n</ol>"
+    );
+    let nested = markdown_to_html("- - <br>\n    - <https://a.example>");
+    assert!(nested.contains("<li><br><ul>"), "{nested}");
+    assert!(!nested.contains("<https:"), "{nested}");
+    let quoted = markdown_to_html("> a\n>\n>     code\n> <div>\n> *x*");
+    assert!(
+        quoted.ends_with("</code></pre></div>\n<p><div>\n<em>x</em></p>\n</blockquote>"),
+        "{quoted}"
+    );
+}
+
 #[test]
 fn code_blocks() {
     let unknown = markdown_to_html("```nosuchlang\na < b\n```");
