@@ -27,6 +27,7 @@ pub mod admin;
 pub mod archive;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod generator;
 pub mod glitter;
 pub mod http_server;
@@ -40,6 +41,7 @@ pub mod safe_path;
 pub mod serve;
 pub mod store;
 pub mod token;
+pub mod web;
 pub mod worker;
 
 /// The game logic (rules, rows, state) lives in the pure `gs-core` crate; re-exported

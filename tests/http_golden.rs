@@ -85,7 +85,7 @@ async fn static_answers_from(kind: Kind) {
         let options = gs::state::GameOptions {
             admins: [1].into_iter().collect(),
         };
-        let game = gs::serve::load_game(&store, None, options)
+        let game = gs::store::load_game(&store, None, options)
             .await
             .expect("load");
         store.close().await;

@@ -30,9 +30,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::clock::TimeZone;
 pub use auth::csrf_token;
 pub use files::resolve;
-pub use view::TimeZone;
 
 /// Everything a request handler of the panel needs.
 pub struct Admin {
@@ -63,7 +63,7 @@ impl Admin {
         requests: mpsc::Sender<ReducerRequest>,
     ) -> Admin {
         let csrf_key: [u8; 32] = rand::random();
-        let tz = TimeZone::named(&config.admin.timezone);
+        let tz = TimeZone::configured(&config.admin.timezone);
         Admin {
             config,
             shared,
@@ -121,7 +121,7 @@ impl Admin {
     /// A 303 redirect to a panel path with a flash message.
     pub fn back(&self, path: &str, msg: &str) -> Response {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let to = format!("{}{sep}msg={}", self.url(path), view::urlencode(msg));
+        let to = format!("{}{sep}msg={}", self.url(path), crate::web::urlencode(msg));
         Redirect::to(&to).into_response()
     }
 }

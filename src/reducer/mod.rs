@@ -75,7 +75,7 @@ impl Reducer {
         store.migrate().await?;
         let notifier = crate::notify::Notifier::start(&config.notify);
         crate::logging::write_to_database(store.clone(), "reducer", notifier.clone());
-        let game = crate::serve::load_game(&store, None, game_options(&config)).await?;
+        let game = crate::store::load_game(&store, None, game_options(&config)).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
         let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;

@@ -162,7 +162,7 @@ async fn load(
     tick: i64,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
+    let game = crate::store::load_game(store, Some(tick), game_options(shared)).await?;
     shared
         .metrics
         .load_seconds

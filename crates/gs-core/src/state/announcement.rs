@@ -27,9 +27,9 @@ impl Announcement {
     /// Render failures go to `problems`.
     pub fn describe(&self, group: Option<&str>, tick: i64, problems: &ProblemLog) -> Value {
         let what = || format!("announcement #{} ({})", self.row.id, self.row.title);
-        let content =
-            self.rendered
-                .get(what, &self.row.content_template, group, tick, problems);
+        let content = self
+            .rendered
+            .get(what, &self.row.content_template, group, tick, problems);
         json!({
             "id": self.row.id,
             "title": self.row.title,

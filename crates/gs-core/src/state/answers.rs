@@ -262,11 +262,9 @@ impl Game {
                         board_rank: self.rank_on(board_key, ui),
                     }),
                     Some(self.timeline.describe(tick)),
-                    self.announcements
-                        .first()
-                        .map_or(Value::Null, |a| {
-                            a.describe(Some(&u.row.group), tick, &self.problem_log)
-                        }),
+                    self.announcements.first().map_or(Value::Null, |a| {
+                        a.describe(Some(&u.row.group), tick, &self.problem_log)
+                    }),
                 )
             }
             _ => (None, None, Value::Null),
