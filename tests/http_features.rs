@@ -6,7 +6,7 @@ mod http_support;
 
 use futures::{SinkExt, StreamExt};
 use gs::state::PushMessage;
-use gs::worker::http::auth::admin_2fa_value;
+use gs::crypto::admin_2fa_value;
 use http_support::{auth_token, start, Setup, TestWorker, TOKEN, WISH_VERSION};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;

@@ -2,7 +2,7 @@
 //! `destructive_uids`, and a CSRF token (HMAC of the auth token) on every POST.
 
 use super::Admin;
-use crate::worker::http::auth::admin_2fa_value;
+use crate::crypto::admin_2fa_value;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};

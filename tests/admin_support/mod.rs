@@ -137,7 +137,7 @@ impl Panel {
     pub fn cookies(&self, uid: i64) -> String {
         let auth = self.token(uid);
         let twofa =
-            gs::worker::http::auth::admin_2fa_value(self.config.glitter.token.expose(), &auth);
+            gs::crypto::admin_2fa_value(self.config.glitter.token.expose(), &auth);
         format!("auth_token={auth}; admin_2fa={twofa}")
     }
 
