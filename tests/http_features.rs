@@ -5,8 +5,8 @@ mod common;
 mod http_support;
 
 use futures::{SinkExt, StreamExt};
-use gs::state::PushMessage;
 use gs::crypto::admin_2fa_value;
+use gs::state::PushMessage;
 use http_support::{auth_token, start, Setup, TestWorker, TOKEN, WISH_VERSION};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;

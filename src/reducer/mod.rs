@@ -132,8 +132,9 @@ impl Reducer {
         m.workers_alive.set(n(self.health.alive(Instant::now())));
     }
 
-    /// Applies a committed change to the reducer's game and publishes it.
-    pub async fn commit_change(&mut self, change: Change) -> u64 {
+    /// Applies a change (already written, or needing no row) to the reducer's game and
+    /// returns its event with the next state counter: the one way a change reaches the game.
+    pub(crate) fn apply_change(&mut self, change: Change) -> Event {
         let kind = event_kind(&change);
         let id = change.id();
         let data = serde_json::to_value(&change).ok();
@@ -148,6 +149,12 @@ impl Reducer {
             event.tick = id;
         }
         event.data = data;
+        event
+    }
+
+    /// Applies a committed change to the reducer's game and publishes it at once.
+    pub async fn commit_change(&mut self, change: Change) -> u64 {
+        let event = self.apply_change(change);
         self.publish(event).await;
         self.counter
     }

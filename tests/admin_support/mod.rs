@@ -136,8 +136,7 @@ impl Panel {
     /// The cookies of `uid` (with a valid `admin_2fa`).
     pub fn cookies(&self, uid: i64) -> String {
         let auth = self.token(uid);
-        let twofa =
-            gs::crypto::admin_2fa_value(self.config.glitter.token.expose(), &auth);
+        let twofa = gs::crypto::admin_2fa_value(self.config.glitter.token.expose(), &auth);
         format!("auth_token={auth}; admin_2fa={twofa}")
     }
 
