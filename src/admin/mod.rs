@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::TimeZone;
@@ -85,11 +85,11 @@ impl Admin {
         let counter = rx
             .await
             .map_err(|_| "the reducer dropped the request".to_string())??;
-        let started = Instant::now();
-        while self.shared.applied_counter() < counter && started.elapsed() < Duration::from_secs(3)
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        // The replica is in this process and follows the same reducer: wait for the
+        // change like a worker does, so that the page after the redirect shows it.
+        self.shared
+            .wait_applied(Duration::from_secs(3), |a| a.counter >= counter)
+            .await;
         Ok(counter)
     }
 
