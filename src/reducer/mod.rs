@@ -61,7 +61,6 @@ impl std::fmt::Debug for Reducer {
     }
 }
 
-
 impl Reducer {
     /// Connects to the database, migrates, loads the game and binds the glitter sockets.
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {

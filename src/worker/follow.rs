@@ -79,7 +79,6 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 /// before it answers NO_GAME.
 pub const STALE_READS_LIMIT: Duration = Duration::from_secs(60);
 
-
 /// This worker's id in the reducer's telemetry.
 pub fn worker_id(shared: &WorkerShared) -> String {
     shared.name.clone()

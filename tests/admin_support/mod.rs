@@ -100,6 +100,7 @@ impl Panel {
             requests,
             listener,
             stopped,
+            None,
         ));
         let panel = Panel {
             _dir: dir,
