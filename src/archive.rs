@@ -2,7 +2,7 @@
 //! set, one writeup folder per challenge, the rankings (Markdown and one CSV per board)
 //! and the announcements — built from the database through the same game as the API.
 
-use crate::admin::TimeZone;
+use crate::clock::TimeZone;
 use crate::config::Config;
 use crate::rules::{BoardKind, BOARDS};
 use crate::state::user::FlagRef;
@@ -81,7 +81,7 @@ pub fn write_archive(
     })?;
     let group = preview.row.group.clone();
     prepare(&options.out_dir, options.force)?;
-    let tz = TimeZone::named(&config.admin.timezone);
+    let tz = TimeZone::configured(&config.admin.timezone);
     let out = &options.out_dir;
     let mut summary = ArchiveSummary::default();
     write(&out.join("problemset/README.md"), &problemset(game, &group))?;

@@ -53,7 +53,7 @@ pub fn load_contest(name: &str) -> Game {
         let options = GameOptions {
             admins: [1].into_iter().collect(),
         };
-        let game = gs::serve::load_game(&store, None, options)
+        let game = gs::store::load_game(&store, None, options)
             .await
             .expect("load");
         store.close().await;

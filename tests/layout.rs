@@ -86,11 +86,7 @@ fn expand_use(tree: &str) -> Vec<String> {
 }
 
 /// The module a path written in `from` refers to: the longest known module prefix.
-fn resolve(
-    path: &str,
-    from: &ModPath,
-    known: &BTreeMap<ModPath, String>,
-) -> Option<ModPath> {
+fn resolve(path: &str, from: &ModPath, known: &BTreeMap<ModPath, String>) -> Option<ModPath> {
     let mut segments: Vec<&str> = path.split("::").collect();
     let mut base: ModPath = match segments.first()? {
         &"crate" => Vec::new(),
@@ -171,7 +167,8 @@ fn sibling_cycles(known: &BTreeMap<ModPath, String>) -> Vec<String> {
                 }
             }
         }
-        // Reachability is enough here: sibling counts are small.
+        // Reachability is enough here: sibling counts are small. Each group of
+        // siblings that reach each other is reported once, with its direct edges.
         let reach = |from: usize| -> BTreeSet<usize> {
             let mut seen = BTreeSet::new();
             let mut stack = vec![from];
@@ -184,22 +181,23 @@ fn sibling_cycles(known: &BTreeMap<ModPath, String>) -> Vec<String> {
             }
             seen
         };
+        let reached: Vec<BTreeSet<usize>> = (0..children.len()).map(reach).collect();
+        let mut reported = BTreeSet::new();
         for x in 0..children.len() {
-            for y in (x + 1)..children.len() {
-                if reach(x).contains(&y) && reach(y).contains(&x) {
-                    let show = |(a, b): &(ModPath, ModPath)| format!("{} → {}", a.join("::"), b.join("::"));
-                    let direct = |p: usize, q: usize| {
-                        why.get(&(p, q)).map(show).unwrap_or_else(|| "(through other modules)".into())
-                    };
-                    problems.push(format!(
-                        "{} ⇄ {}: {}; {}",
-                        children[x].join("::"),
-                        children[y].join("::"),
-                        direct(x, y),
-                        direct(y, x)
-                    ));
+            let group: BTreeSet<usize> = (0..children.len())
+                .filter(|&y| y == x || (reached[x].contains(&y) && reached[y].contains(&x)))
+                .collect();
+            if group.len() < 2 || !reported.insert(group.clone()) {
+                continue;
+            }
+            let names: Vec<String> = group.iter().map(|&i| children[i].join("::")).collect();
+            let mut lines = vec![format!("these reach each other: {}", names.join(", "))];
+            for ((p, q), (a, b)) in &why {
+                if group.contains(p) && group.contains(q) {
+                    lines.push(format!("    {} → {}", a.join("::"), b.join("::")));
                 }
             }
+            problems.push(lines.join("\n"));
         }
     }
     problems
@@ -233,8 +231,16 @@ fn the_checker_finds_a_cycle() {
     known.insert(vec![], String::new());
     known.insert(vec!["a".into()], "use crate::b::{x, y::Z};".into());
     known.insert(vec!["b".into()], String::new());
-    known.insert(vec!["b".into(), "y".into()], "fn f() { super::super::a::g() }".into());
-    assert_eq!(sibling_cycles(&known).len(), 1, "{:?}", sibling_cycles(&known));
+    known.insert(
+        vec!["b".into(), "y".into()],
+        "fn f() { super::super::a::g() }".into(),
+    );
+    assert_eq!(
+        sibling_cycles(&known).len(),
+        1,
+        "{:?}",
+        sibling_cycles(&known)
+    );
     known.insert(vec!["b".into(), "y".into()], "fn f() {}".into());
     assert!(sibling_cycles(&known).is_empty());
 }

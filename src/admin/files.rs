@@ -241,7 +241,7 @@ async fn save(
                 .map(|(d, _)| d.to_string())
                 .unwrap_or_default();
             admin.back(
-                &format!("/files/{area}?dir={}", super::view::urlencode(&dir)),
+                &format!("/files/{area}?dir={}", crate::web::urlencode(&dir)),
                 &format!("saved {rel}"),
             )
         }
@@ -288,7 +288,7 @@ async fn upload(
         saved.push(rel);
     }
     admin.back(
-        &format!("/files/{area}?dir={}", super::view::urlencode(&dir)),
+        &format!("/files/{area}?dir={}", crate::web::urlencode(&dir)),
         &format!("uploaded {}", saved.join(", ")),
     )
 }

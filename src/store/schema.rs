@@ -540,4 +540,3 @@ pub(crate) async fn migrate(pools: &Pools) -> Result<usize, StoreError> {
     }
     Ok(applied)
 }
-

@@ -34,7 +34,6 @@ pub mod oauth;
 mod ops;
 mod push;
 mod reply;
-pub use reply::urlencode;
 mod request;
 mod template;
 mod ui;
@@ -217,4 +216,3 @@ pub async fn serve(
     };
     crate::http_server::serve(listener, router, limits, stop).await
 }
-

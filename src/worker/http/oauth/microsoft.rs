@@ -3,10 +3,11 @@
 //! thumbprint as `x5t`), then Microsoft Graph `me`. Login key `ms:<id>`; properties
 //! `{"type": "microsoft", "info": <me>}`; group from the config.
 
-use super::crypto::{b64url, jwt_rs256, parse_private_key, RsaKey};
-use super::flow::{access_token, id_text, kept_info, with_query, Callback, Identity, LoginError};
+use super::client::LoginError;
+use super::flow::{access_token, id_text, kept_info, with_query, Callback, Identity};
 use super::flow::{Provider, Start};
 use crate::config::MicrosoftConfig;
+use crate::crypto::{b64url, jwt_rs256, parse_private_key, RsaKey};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use rand::RngCore;

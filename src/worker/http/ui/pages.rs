@@ -1,15 +1,17 @@
 //! The UI's page handlers: each reads what it shows from the game in one read (through
 //! the same `Game::answer_*` functions as the wish endpoints) and renders a template.
 
-use super::super::reply::{redirect, urlencode, SetCookie};
+use super::super::reply::{redirect, SetCookie};
 use super::super::request::viewer;
 use super::super::HttpState;
-use crate::clock::{now_ms, now_s};
 use super::{chart, Lang, Visit};
+use crate::clock::{now_ms, now_s};
 use crate::rules;
+use crate::rules::ProfileField;
 use crate::state::challenge::UserIdx;
-use crate::state::profile::{check_field, ProfileField};
+use crate::state::profile::check_field;
 use crate::state::Game;
+use crate::web::urlencode;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
