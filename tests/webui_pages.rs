@@ -110,6 +110,80 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// The game page is read from the game on every request: a solve, a new announcement and
+/// the menu of another visitor on the same path show on the very next load.
+#[tokio::test]
+async fn the_game_page_shows_each_change_at_once() {
+    let mut tables = http_support::contest_tables("running");
+    let mut fresh = tables.challenge[0].clone();
+    fresh.id = 1000;
+    fresh.key = "fresh".into();
+    fresh.title = "Fresh".into();
+    fresh.effective_after = 0;
+    fresh.flags = json!([{"name": "", "type": "static", "base_score": 100, "val": "flag{fresh}"}]);
+    tables.challenge.push(fresh);
+    let w = start(Setup {
+        tables: Some(tables),
+        env: Vec::new(),
+        reducer: true,
+    })
+    .await;
+    let (token, game) = player(&w).await;
+    let cookie = format!("auth_token={token}");
+    let (_, html) = page(&w, "/", &cookie, "en").await;
+    assert!(html.contains("<li class=\"chall st-untouched\" id=\"c-fresh\">"));
+    let score = &game["user_info"]["tot_score"];
+    assert!(html.contains(&format!("<span id=\"my-score\">{score}</span>")));
+
+    let (_, answer) = w
+        .wish(
+            "submit_flag",
+            Some(&token),
+            &json!({"challenge_key": "fresh", "flag": "flag{fresh}"}),
+        )
+        .await;
+    assert_eq!(answer, json!({"error": null}));
+    let (_, game) = w.wish("game", Some(&token), &json!({})).await;
+    let new_score = &game["user_info"]["tot_score"];
+    assert_ne!(new_score, score);
+    let (_, html) = page(&w, "/", &cookie, "en").await;
+    assert!(html.contains("<li class=\"chall st-passed\" id=\"c-fresh\">"));
+    assert!(html.contains(&format!("<span id=\"my-score\">{new_score}</span>")));
+
+    // An announcement arrives as the follower installs it: one state counter later.
+    let mut changed = w.shared.read(|g| g.clone()).expect("a game");
+    changed.upsert_announcement(gs::rows::AnnouncementRow {
+        id: 9999,
+        timestamp_s: http_support::now_ms() / 1000,
+        title: "Breaking <news>".into(),
+        content_template: "hello".into(),
+    });
+    w.shared.install(changed, w.shared.applied_counter() + 1);
+    let (_, html) = page(&w, "/", &cookie, "en").await;
+    let newest = html
+        .find("<article class=\"announcement\"")
+        .expect("announcements");
+    assert!(
+        html[newest..].starts_with("<article class=\"announcement\" id=\"ann-9999\">"),
+        "the new announcement comes first"
+    );
+    assert!(html.contains("<h3>Breaking &lt;news&gt;</h3>"));
+
+    // The frame around the content is cached per visitor kind: the admin's menu, a
+    // player's and a guest's on the same path, each with their theme.
+    let admin = format!("auth_token={}", auth_token(1));
+    for _ in 0..2 {
+        let (_, html) = page(&w, "/", &format!("{admin}; theme=dark"), "en").await;
+        assert!(html.contains("data-theme=\"dark\"") && html.contains(">Admin</a>"));
+        let (_, html) = page(&w, "/", &cookie, "en").await;
+        assert!(!html.contains("data-theme=") && !html.contains(">Admin</a>"));
+        assert!(html.contains("data-push=\"1\"") && html.contains(">Log out</a>"));
+        let (_, html) = page(&w, "/", "", "en").await;
+        assert!(!html.contains("data-push=") && html.contains(">Log in</a>"));
+        assert!(!html.contains(">Log out</a>"));
+    }
+}
+
 #[tokio::test]
 async fn preferences_stay_on_this_site() {
     let w = start(Setup::contest("running")).await;

@@ -610,49 +610,77 @@ pub enum GameAnswer<'g> {
 /// The successful `game` answer.
 #[derive(Debug, Serialize)]
 pub struct GameView<'g> {
-    error: (),
-    challenge_list: Option<Vec<GameChallenge<'g>>>,
-    user_info: Option<GameUserInfo<'g>>,
-    cur_tick: i64,
-    trigger: Option<TickDescription>,
-    show_writeup: bool,
-    last_announcement: Value,
+    /// `"error": null`.
+    pub error: (),
+    /// The visible challenges in the game's order (`None`: not visible now).
+    pub challenge_list: Option<Vec<GameChallenge<'g>>>,
+    /// The viewer's score line (`None` for guests).
+    pub user_info: Option<GameUserInfo<'g>>,
+    /// The current tick.
+    pub cur_tick: i64,
+    /// The current phase and the next trigger (`None` for guests).
+    pub trigger: Option<TickDescription>,
+    /// Whether the viewer may upload a writeup.
+    pub show_writeup: bool,
+    /// The newest announcement as the viewer sees it (`null` if none or a guest).
+    pub last_announcement: Value,
 }
 
 /// One challenge of the `game` answer.
 #[derive(Debug, Serialize)]
-struct GameChallenge<'g> {
-    key: &'g str,
-    title: Cow<'g, str>,
-    category: &'g str,
-    category_color: &'static str,
-    metadata: Value,
-    flags: Vec<GameFlag<'g>>,
-    status: String,
-    tot_base_score: i64,
-    tot_cur_score: i64,
-    passed_users_count: usize,
-    touched_users_count: usize,
+pub struct GameChallenge<'g> {
+    /// The challenge's key.
+    pub key: &'g str,
+    /// Its title (admins see `[>=tick]` after one not open yet).
+    pub title: Cow<'g, str>,
+    /// Its category.
+    pub category: &'g str,
+    /// The category's colour.
+    pub category_color: &'static str,
+    /// `first_blood_award_eligible` and `author`.
+    pub metadata: Value,
+    /// Its flags.
+    pub flags: Vec<GameFlag<'g>>,
+    /// The viewer's status: passed / partial / untouched, plus `-deducted`.
+    pub status: String,
+    /// The sum of its flags' base scores.
+    pub tot_base_score: i64,
+    /// The sum of its flags' current scores.
+    pub tot_cur_score: i64,
+    /// Players who passed every flag.
+    pub passed_users_count: usize,
+    /// Players who passed any flag.
+    pub touched_users_count: usize,
 }
 
 /// One flag of a challenge in the `game` answer.
 #[derive(Debug, Serialize)]
-struct GameFlag<'g> {
-    name: &'g str,
-    base_score: i64,
-    cur_score: i64,
-    passed_users_count: usize,
-    status: String,
+pub struct GameFlag<'g> {
+    /// The flag's name.
+    pub name: &'g str,
+    /// Its base score.
+    pub base_score: i64,
+    /// Its current score.
+    pub cur_score: i64,
+    /// Players who passed it.
+    pub passed_users_count: usize,
+    /// The viewer's status: passed / untouched, plus `-deducted`.
+    pub status: String,
 }
 
 /// The viewer's score line in the `game` answer.
 #[derive(Debug, Serialize)]
-struct GameUserInfo<'g> {
-    tot_score: i64,
-    tot_score_by_cat: Value,
-    board_key: &'static str,
-    board_name: &'g str,
-    board_rank: Option<usize>,
+pub struct GameUserInfo<'g> {
+    /// The viewer's total score.
+    pub tot_score: i64,
+    /// `[[category, score], ...]`, `null` before the first score.
+    pub tot_score_by_cat: Value,
+    /// The viewer's home board.
+    pub board_key: &'static str,
+    /// Its name.
+    pub board_name: &'g str,
+    /// The viewer's rank on it (1-based; `None` when not ranked).
+    pub board_rank: Option<usize>,
 }
 
 /// The `game_info` answer (borrowing the game, serialized in the reference's key order).

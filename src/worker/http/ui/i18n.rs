@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 /// A language of the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
     /// Simplified Chinese (the reference's texts).
     Zh,

@@ -8,6 +8,7 @@
 
 mod chart;
 pub mod frontend;
+mod game_page;
 mod i18n;
 mod pages;
 
@@ -21,8 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 pub use i18n::Lang;
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub(super) use super::reply::escape_html;
 
@@ -46,6 +48,52 @@ pub struct Ui {
     manual_login: bool,
     /// Short hash of the script and style, so their URLs change when they do.
     asset_version: String,
+    /// The game page's texts per language.
+    game_zh: game_page::GameTexts,
+    game_en: game_page::GameTexts,
+    /// Rendered frames (the page around its content), see [`Ui::frame`].
+    frames: Mutex<HashMap<FrameKey, Arc<Frame>>>,
+}
+
+/// `base.html` around a content written elsewhere: the content is [`CONTENT_MARK`].
+const FRAME_TEMPLATE: &str = r#"{% extends "base.html" %}{% block title %}{{ title }}{% endblock %}{% block content %}{{ content }}{% endblock %}"#;
+
+/// Stands for the content in a rendered frame (no text of a page contains a NUL).
+const CONTENT_MARK: &str = "\0content\0";
+
+/// More frames than this and the cache starts over (the path is the visitor's choice).
+const MAX_FRAMES: usize = 256;
+
+/// Everything a frame shows: it is rendered from these fields only, so a cached frame is
+/// right for every request with the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct FrameKey {
+    lang: Lang,
+    theme: &'static str,
+    /// The request's path and query (the language switch leads back to it).
+    path: String,
+    /// The page title's text key.
+    title: &'static str,
+    /// `None` for guests.
+    user: Option<FrameUser>,
+    /// Whether the page script opens the WebSocket.
+    push: bool,
+}
+
+/// What the frame shows of a logged-in user: their menu entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct FrameUser {
+    /// The admin panel's link.
+    pub admin: bool,
+    /// The writeup page's link.
+    pub show_writeup: bool,
+}
+
+/// A rendered frame: the page up to its content and after it.
+#[derive(Debug)]
+struct Frame {
+    head: String,
+    tail: String,
 }
 
 impl Ui {
@@ -58,7 +106,7 @@ impl Ui {
             ("login.html", include_str!("templates/login.html")),
             ("terms.html", include_str!("templates/terms.html")),
             ("profile.html", include_str!("templates/profile.html")),
-            ("game.html", include_str!("templates/game.html")),
+            ("frame.html", FRAME_TEMPLATE),
             ("challenge.html", include_str!("templates/challenge.html")),
             ("board.html", include_str!("templates/board.html")),
             (
@@ -97,6 +145,97 @@ impl Ui {
             providers,
             manual_login: config.auth.manual_enabled,
             asset_version: hex::encode(&digest[..6]),
+            game_zh: game_page::GameTexts::new(Lang::Zh),
+            game_en: game_page::GameTexts::new(Lang::En),
+            frames: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The frame for `key`, rendered on first use.
+    fn frame(&self, key: FrameKey) -> Result<Arc<Frame>, minijinja::Error> {
+        if let Some(frame) = super::lock(&self.frames).get(&key) {
+            return Ok(frame.clone());
+        }
+        let user = key.user.map(|u| {
+            minijinja::context! { admin => u.admin, show_writeup => u.show_writeup }
+        });
+        let ctx = minijinja::context! {
+            lang => key.lang.code(),
+            t => self.texts(key.lang),
+            site => self.site.clone(),
+            theme => key.theme,
+            path => key.path.clone(),
+            v => self.asset_version.clone(),
+            script_data => self.script_data(key.lang),
+            title => i18n::text(key.lang, key.title),
+            user => user,
+            push => key.push,
+            content => minijinja::Value::from_safe_string(CONTENT_MARK.to_owned()),
+        };
+        let html = self.env.get_template("frame.html")?.render(ctx)?;
+        let Some((head, tail)) = html.split_once(CONTENT_MARK) else {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "the frame lost its content mark",
+            ));
+        };
+        let frame = Arc::new(Frame {
+            head: head.to_owned(),
+            tail: tail.to_owned(),
+        });
+        let mut frames = super::lock(&self.frames);
+        if frames.len() >= MAX_FRAMES {
+            frames.clear();
+        }
+        frames.insert(key, frame.clone());
+        Ok(frame)
+    }
+
+    /// A page of `content` (written by the caller) in the frame for `visit`, `user`
+    /// and `push`, titled with the text `title`.
+    fn framed(
+        &self,
+        visit: &Visit,
+        title: &'static str,
+        user: Option<FrameUser>,
+        push: bool,
+        content: &str,
+    ) -> Response {
+        let key = FrameKey {
+            lang: visit.lang,
+            theme: visit.theme,
+            path: visit.path.clone(),
+            title,
+            user,
+            push,
+        };
+        match self.frame(key) {
+            Ok(frame) => {
+                let mut html =
+                    String::with_capacity(frame.head.len() + content.len() + frame.tail.len());
+                html.push_str(&frame.head);
+                html.push_str(content);
+                html.push_str(&frame.tail);
+                html_response(StatusCode::OK, html)
+            }
+            Err(e) => {
+                tracing::error!("player UI frame: {e:#}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+            }
+        }
+    }
+
+    fn game_texts(&self, lang: Lang) -> &game_page::GameTexts {
+        match lang {
+            Lang::Zh => &self.game_zh,
+            Lang::En => &self.game_en,
+        }
+    }
+
+    fn script_data(&self, lang: Lang) -> minijinja::Value {
+        match lang {
+            Lang::Zh => self.script_zh.clone(),
+            Lang::En => self.script_en.clone(),
         }
     }
 
@@ -119,31 +258,11 @@ impl Ui {
             theme => visit.theme,
             path => visit.path.clone(),
             v => self.asset_version.clone(),
-            script_data => match visit.lang {
-                Lang::Zh => self.script_zh.clone(),
-                Lang::En => self.script_en.clone(),
-            },
+            script_data => self.script_data(visit.lang),
         };
         let ctx = minijinja::context! { ..ctx, ..base };
         match self.env.get_template(template).and_then(|t| t.render(ctx)) {
-            Ok(html) => {
-                let mut res = (status, html).into_response();
-                let h = res.headers_mut();
-                h.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html; charset=utf-8"),
-                );
-                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                h.insert(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(CSP),
-                );
-                h.insert(
-                    "x-content-type-options",
-                    HeaderValue::from_static("nosniff"),
-                );
-                res
-            }
+            Ok(html) => html_response(status, html),
             Err(e) => {
                 tracing::error!("player UI template {template}: {e:#}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
@@ -157,6 +276,26 @@ impl Ui {
             Lang::En => self.texts_en.clone(),
         }
     }
+}
+
+/// A page with the UI's headers (not cached, no foreign content, no sniffing).
+fn html_response(status: StatusCode, html: String) -> Response {
+    let mut res = (status, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    res
 }
 
 /// The JSON the page script reads from `<script id="ui-data">`, safe inside the element.

@@ -4,10 +4,11 @@
 use super::super::reply::{redirect, SetCookie};
 use super::super::request::viewer;
 use super::super::HttpState;
-use super::{chart, Lang, Visit};
+use super::{chart, game_page, FrameUser, Lang, Visit};
 use crate::clock::{now_ms, now_s};
 use crate::rules;
 use crate::rules::ProfileField;
+use crate::state::answers::GameAnswer;
 use crate::state::challenge::UserIdx;
 use crate::state::profile::check_field;
 use crate::state::Game;
@@ -92,9 +93,18 @@ pub const ENGLISH_REDUCER_MESSAGES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The `game` answer as a JSON value (the page groups and looks up its challenges).
-fn game_value(g: &Game, v: Option<UserIdx>) -> Value {
-    serde_json::to_value(g.answer_game(v)).unwrap_or(Value::Null)
+/// One challenge of the `game` answer as a JSON value (`null` when the viewer does not
+/// see it there).
+fn game_challenge_value(g: &Game, v: Option<UserIdx>, key: &str) -> Value {
+    let GameAnswer::Game(view) = g.answer_game(v) else {
+        return Value::Null;
+    };
+    view.challenge_list
+        .iter()
+        .flatten()
+        .find(|c| c.key == key)
+        .and_then(|c| serde_json::to_value(c).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// A readable message for an API error code, in the page's language.
@@ -175,59 +185,36 @@ fn failed(answer: &Value) -> bool {
     !answer["error"].is_null()
 }
 
-/// Challenges grouped by category, in the game's order.
-fn by_category(list: &Value) -> Value {
-    let mut groups: Vec<(String, String, Vec<Value>)> = Vec::new();
-    for ch in list.as_array().into_iter().flatten() {
-        let cat = ch["category"].as_str().unwrap_or("").to_owned();
-        match groups.iter_mut().find(|(c, _, _)| *c == cat) {
-            Some((_, _, l)) => l.push(ch.clone()),
-            None => groups.push((
-                cat,
-                ch["category_color"].as_str().unwrap_or("").to_owned(),
-                vec![ch.clone()],
-            )),
-        }
-    }
-    Value::Array(
-        groups
-            .into_iter()
-            .map(|(c, color, l)| json!({"category": c, "color": color, "challenges": l}))
-            .collect(),
-    )
-}
-
-/// `GET /`: the game page.
+/// `GET /`: the game page, written straight from the `game` answer (see [`game_page`]).
 pub(super) async fn game(State(st): State<Arc<HttpState>>, visit: Visit) -> Response {
     let token = visit.auth_token.as_deref();
-    let Some((user, game, announcements, triggers)) = st.shared.read(|g| {
+    let texts = st.ui.game_texts(visit.lang);
+    let Some(written) = st.shared.read(|g| {
         let v = viewer(g, token);
-        (
-            frame_user(g, v),
-            game_value(g, v),
-            g.answer_announcements(v),
-            g.answer_triggers(),
-        )
+        let view = match g.answer_game(v) {
+            GameAnswer::Game(view) => view,
+            GameAnswer::Refused(answer) => return Err((answer, frame_user(g, v))),
+        };
+        let user = v.map(|ui| &g.users[ui as usize]);
+        let frame = user.map(|u| FrameUser {
+            admin: g.is_admin(u.id()),
+            show_writeup: g.policy().can_submit_writeup,
+        });
+        let push = user.is_some_and(|u| u.check_play_game().is_ok());
+        let announcements = g.answer_announcements(v);
+        let list = announcements["list"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        let mut content = String::with_capacity(8 * 1024);
+        game_page::write_content(&mut content, texts, user.is_some(), &view, list);
+        Ok((frame, push, content))
     }) else {
         return no_game_page(&st, &visit);
     };
-    if failed(&game) {
-        return refused(&st, &visit, &game, &user);
+    match written {
+        Ok((frame, push, content)) => st.ui.framed(&visit, "game_title", frame, push, &content),
+        Err((answer, user)) => refused(&st, &visit, &answer, &user),
     }
-    let categories = by_category(&game["challenge_list"]);
-    let push = user["can_play"].as_bool().unwrap_or(false);
-    st.ui.render(
-        &visit,
-        "game.html",
-        context! {
-            user => tv(&user),
-            game => tv(&game),
-            categories => tv(&categories),
-            announcements => tv(&announcements["list"]),
-            triggers => tv(&triggers["list"]),
-            push => push,
-        },
-    )
 }
 
 /// `GET /login`: manual login where enabled and a button per provider.
@@ -407,13 +394,13 @@ pub(super) async fn challenge(
     Path(key): Path<String>,
 ) -> Response {
     let token = visit.auth_token.as_deref();
-    let Some((user, detail, game, touched, token_value, can_submit)) = st.shared.read(|g| {
+    let Some((user, detail, summary, touched, token_value, can_submit)) = st.shared.read(|g| {
         let v = viewer(g, token);
         let token_value = v.and_then(|ui| g.users[ui as usize].row.token.clone());
         (
             frame_user(g, v),
             g.answer_challenge(v, &key),
-            game_value(g, v),
+            game_challenge_value(g, v, &key),
             g.answer_touched_users(v, &key),
             token_value,
             g.policy().can_submit_flag,
@@ -424,11 +411,6 @@ pub(super) async fn challenge(
     if failed(&detail) {
         return refused(&st, &visit, &detail, &user);
     }
-    let summary = game["challenge_list"]
-        .as_array()
-        .and_then(|l| l.iter().find(|c| c["key"] == json!(key)))
-        .cloned()
-        .unwrap_or(Value::Null);
     let actions: Vec<Value> = detail["actions"]
         .as_array()
         .into_iter()
@@ -785,19 +767,6 @@ mod tests {
             "Too many attempts; wait 7.5 seconds"
         );
         assert_eq!(error_text(Lang::Zh, "RATE_LIMIT", "x"), "x");
-    }
-
-    #[test]
-    fn challenges_are_grouped_by_category_in_order() {
-        let list = json!([
-            {"key": "a", "category": "Web", "category_color": "#1"},
-            {"key": "b", "category": "Misc", "category_color": "#2"},
-            {"key": "c", "category": "Web", "category_color": "#1"},
-        ]);
-        let g = by_category(&list);
-        assert_eq!(g[0]["category"], "Web");
-        assert_eq!(g[0]["challenges"].as_array().unwrap().len(), 2);
-        assert_eq!(g[1]["category"], "Misc");
     }
 
     #[test]
