@@ -555,7 +555,7 @@ async fn websocket_forwards_pushes_meant_for_the_user() {
     fresh.flags = json!([{"name": "", "type": "static", "base_score": 100, "val": "flag{fresh}"}]);
     tables.challenge.push(fresh);
     let mut w = start(Setup {
-        game: Some(http_support::build_game(tables)),
+        tables: Some(tables),
         env: Vec::new(),
         reducer: true,
     })

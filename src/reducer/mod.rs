@@ -13,7 +13,7 @@ pub mod staff;
 use crate::config::Config;
 use crate::glitter::Action;
 use crate::glitter::{ActionServer, Event, EventKind, EventPublisher, Responder};
-use crate::state::{Change, Game, GameOptions};
+use crate::state::{Change, Game};
 use crate::store::Store;
 use crate::token::TokenSigner;
 use action_log::ActionLog;
@@ -61,13 +61,6 @@ impl std::fmt::Debug for Reducer {
     }
 }
 
-/// Game settings from the configuration.
-pub fn game_options(config: &Config) -> GameOptions {
-    GameOptions {
-        admins: config.admin.uids.iter().copied().collect(),
-    }
-}
-
 impl Reducer {
     /// Connects to the database, migrates, loads the game and binds the glitter sockets.
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
@@ -75,7 +68,7 @@ impl Reducer {
         store.migrate().await?;
         let notifier = crate::notify::Notifier::start(&config.notify);
         crate::logging::write_to_database(store.clone(), "reducer", notifier.clone());
-        let game = crate::store::load_game(&store, None, game_options(&config)).await?;
+        let game = crate::store::load_game(&store, None, config.game_options()).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
         let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;
