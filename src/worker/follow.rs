@@ -160,6 +160,21 @@ async fn load(
         .metrics
         .load_seconds
         .observe_duration(started.elapsed());
+    // Compile the code highlighter's grammars here, not in the first request that shows
+    // a code block (a big grammar takes up to seconds once per process).
+    let sources: Vec<String> = (game.challenges.iter().map(|c| c.row.desc_template.clone()))
+        .chain(
+            game.announcements
+                .iter()
+                .map(|a| a.row.content_template.clone()),
+        )
+        .collect();
+    let warmed = tokio::task::spawn_blocking(move || {
+        crate::state::template::warm_up(sources.iter().map(String::as_str));
+    });
+    if let Err(e) = warmed.await {
+        tracing::error!("warming the code highlighter failed: {e}");
+    }
     shared.install_at(game, epoch, state_counter);
     shared
         .loads

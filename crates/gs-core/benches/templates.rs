@@ -63,7 +63,7 @@ fn golden(c: &mut Criterion) {
     );
 }
 
-/// A long description: prose, a hint box, a table and 160 lines of code in eight languages.
+/// A long description: prose, a hint box, a table and 154 lines of code in eight languages.
 fn code_heavy_source() -> String {
     let mut source = String::from("# Title\n\n");
     source.push_str(

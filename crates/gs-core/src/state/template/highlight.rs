@@ -2,9 +2,10 @@
 //! parses with Sublime Text grammars (bat's set, through two-face), and each token's scopes
 //! map to the Pygments token type whose inline style (Pygments' `default`) is written.
 //!
-//! Coverage of the mapping: measured per visible character against Pygments 2.14 on a
-//! corpus of 18 languages (see the README's "Templates" section for the figures); the
-//! golden answers pin Python (`print("hi")`), which is exact.
+//! Coverage of the mapping: the share of visible characters styled as Pygments 2.14
+//! styles them, over samples in 18 languages (tests/highlight_pygments.rs: 92% on the
+//! samples not used to write the tables). The golden answers pin one Python line
+//! (`print("hi")`), which is byte-equal. Beyond the reference: ~200 languages.
 
 use std::sync::OnceLock;
 

@@ -22,6 +22,31 @@ use minijinja::Error;
 pub use jinja::render_jinja;
 pub use markdown::markdown_to_html;
 
+/// Prepares the highlighter for every language a fenced code block of `sources` names
+/// (` ```lang ` or `:::lang`): its grammar is compiled on first use, which takes up to
+/// seconds for a big one, so a worker does it after loading rather than in a request.
+pub fn warm_up<'a>(sources: impl IntoIterator<Item = &'a str>) {
+    let mut seen = std::collections::HashSet::new();
+    for source in sources {
+        for line in source.lines() {
+            let line = line.trim_start();
+            let rest = line
+                .strip_prefix("```")
+                .or_else(|| line.strip_prefix("~~~"))
+                .or_else(|| line.strip_prefix(":::"));
+            let Some(rest) = rest else { continue };
+            let lang: String = rest
+                .trim_start_matches(['`', '~', '{', '.', ' '])
+                .chars()
+                .take_while(|&c| highlight::is_lang_char(c))
+                .collect();
+            if !lang.is_empty() && seen.insert(lang.to_ascii_lowercase()) {
+                highlight::highlight_block("x\n", Some(&lang), false);
+            }
+        }
+    }
+}
+
 /// HTML the reference shows in place of a template that failed to render.
 pub const FAILURE_HTML: &str = "<i>（模板渲染失败）</i>";
 
