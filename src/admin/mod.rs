@@ -1,10 +1,11 @@
 //! The admin panel: a server-rendered web UI the reducer process serves at
 //! `[admin] listen` under `url_prefix`, reading a game replica and writing through the reducer.
 //!
-//! Layout: `auth` (who may see and change what, CSRF), `view` (templates, tables, forms,
-//! times), `status`, `crud` (announcements, challenges, policies, triggers), `players`
-//! (users, profiles, submissions, feedback, logs), `tools` (import/export, flag test,
-//! group moves, writeups, anti-cheat) and `files` (the four file managers).
+//! Layout: `auth` (who may see and change what, CSRF), `view` (templates, page frame,
+//! times; `table`, `form`), `status`, `crud` (announcements, challenges, policies,
+//! triggers), `players` (one file per entity: users, profiles, submissions, feedback,
+//! logs), `tools` (import/export, flag test, group moves, writeups, anti-cheat) and `files`
+//! (the four file managers).
 
 mod auth;
 mod charts;

@@ -1,16 +1,8 @@
 //! `[generators]`: how the generators of dynamic flags and attachments are run (the
 //! interpreter, how many at once, how long, how much output).
 
-use super::{ConfigError, Kind, Values};
-
-/// Keys of `[generators]`.
-pub(super) const GENERATORS_KEYS: &[(&str, Kind)] = &[
-    ("python", Kind::Str),
-    ("concurrency", Kind::Int),
-    ("timeout_s", Kind::Int),
-    ("max_file_mb", Kind::Int),
-    ("retry_after_s", Kind::Int),
-];
+use super::values::Values;
+use super::ConfigError;
 
 /// `[generators]`
 #[derive(Debug, Clone, PartialEq)]

@@ -1,23 +1,9 @@
 //! `[notify]` (staff notifications: webhook targets, throttle, queue) and `[police]`
-//! (the anti-cheat worker): keys, defaults and checks.
+//! (the anti-cheat worker): defaults and checks (their keys are listed in `schema`).
 
-use super::{ConfigError, Kind, Secret, Values};
-
-/// Keys of `[notify]`.
-pub(super) const NOTIFY_KEYS: &[(&str, Kind)] = &[
-    ("feishu_webhook", Kind::Str),
-    ("feishu_secret", Kind::Str),
-    ("webhook_url", Kind::Str),
-    ("log_levels", Kind::StrList),
-    ("throttle_max", Kind::Int),
-    ("throttle_window_s", Kind::Int),
-    ("timeout_s", Kind::Int),
-    ("retries", Kind::Int),
-    ("queue", Kind::Int),
-];
-
-/// Keys of `[police]`.
-pub(super) const POLICE_KEYS: &[(&str, Kind)] = &[("enabled", Kind::Bool)];
+use super::secrets::Secret;
+use super::values::Values;
+use super::ConfigError;
 
 /// Log levels a `[notify] log_levels` entry may name (the reference's levels).
 pub const LOG_LEVELS: &[&str] = &[

@@ -1,86 +1,16 @@
-//! `[http_client]` and the `[oauth.*]` login providers: keys, defaults and checks.
+//! `[http_client]` and the `[oauth.*]` login providers: defaults and checks (their keys are
+//! listed in `schema`).
 //!
 //! A provider is enabled by its section being present (in the file or through
 //! `GS_OAUTH_<NAME>__<KEY>` variables) unless it says `enabled = false`. Every URL a
 //! provider calls is a key with the public service as default, so tests and staging
 //! set ups can point it elsewhere.
 
-use super::{ConfigError, Kind, Secret, Values};
+use super::secrets::Secret;
+use super::values::Values;
+use super::ConfigError;
 use crate::rules;
 use std::path::Path;
-
-/// Keys of `[http_client]`.
-pub(super) const HTTP_CLIENT_KEYS: &[(&str, Kind)] = &[
-    ("connect_timeout_s", Kind::Int),
-    ("timeout_s", Kind::Int),
-    ("proxies", Kind::StrMap),
-];
-
-/// Keys of `[oauth.github]`.
-pub(super) const GITHUB_KEYS: &[(&str, Kind)] = &[
-    ("enabled", Kind::Bool),
-    ("client_id", Kind::Str),
-    ("client_secret", Kind::Str),
-    ("authorize_url", Kind::Str),
-    ("token_url", Kind::Str),
-    ("user_url", Kind::Str),
-    ("group", Kind::Str),
-];
-
-/// Keys of `[oauth.microsoft]`.
-pub(super) const MICROSOFT_KEYS: &[(&str, Kind)] = &[
-    ("enabled", Kind::Bool),
-    ("client_id", Kind::Str),
-    ("private_key_file", Kind::Str),
-    ("thumbprint", Kind::Str),
-    ("tenant", Kind::Str),
-    ("authority", Kind::Str),
-    ("graph_url", Kind::Str),
-    ("scope", Kind::Str),
-    ("group", Kind::Str),
-];
-
-/// Keys of `[oauth.carsi]`.
-pub(super) const CARSI_KEYS: &[(&str, Kind)] = &[
-    ("enabled", Kind::Bool),
-    ("client_id", Kind::Str),
-    ("client_secret", Kind::Str),
-    ("base_url", Kind::Str),
-    ("private_key_file", Kind::Str),
-    ("domain_groups", Kind::StrMap),
-    ("affiliations", Kind::StrList),
-    ("default_group", Kind::Str),
-    ("check_state", Kind::Bool),
-];
-
-/// Keys of `[oauth.iaaa]`.
-pub(super) const IAAA_KEYS: &[(&str, Kind)] = &[
-    ("enabled", Kind::Bool),
-    ("app_id", Kind::Str),
-    ("app_name", Kind::Str),
-    ("key", Kind::Str),
-    ("base_url", Kind::Str),
-    ("group", Kind::Str),
-    ("identity_types", Kind::StrList),
-    ("default_group", Kind::Str),
-];
-
-/// Keys of `[oauth.oidc]`.
-pub(super) const OIDC_KEYS: &[(&str, Kind)] = &[
-    ("enabled", Kind::Bool),
-    ("name", Kind::Str),
-    ("issuer", Kind::Str),
-    ("client_id", Kind::Str),
-    ("client_secret", Kind::Str),
-    ("discovery", Kind::Bool),
-    ("authorization_endpoint", Kind::Str),
-    ("token_endpoint", Kind::Str),
-    ("userinfo_endpoint", Kind::Str),
-    ("scope", Kind::Str),
-    ("token_auth", Kind::Str),
-    ("login_key_prefix", Kind::Str),
-    ("group", Kind::Str),
-];
 
 /// `[http_client]`: how the workers talk to identity providers.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,23 +1,10 @@
 //! `[metrics]` and `[ctftime]`: where the Prometheus metrics and the CTFtime feed are
 //! served, and who may read the metrics.
 
-use super::{ConfigError, Kind, Values};
+use super::values::Values;
+use super::ConfigError;
 use ipnet::IpNet;
 use std::net::IpAddr;
-
-/// Keys of `[metrics]`.
-pub(super) const METRICS_KEYS: &[(&str, Kind)] = &[
-    ("enabled", Kind::Bool),
-    ("path", Kind::Str),
-    ("allow", Kind::StrList),
-];
-
-/// Keys of `[ctftime]`.
-pub(super) const CTFTIME_KEYS: &[(&str, Kind)] = &[
-    ("enabled", Kind::Bool),
-    ("path", Kind::Str),
-    ("board", Kind::Str),
-];
 
 /// `[metrics]`: Prometheus metrics on every worker's API port and the reducer's
 /// admin listener.

@@ -72,8 +72,9 @@ impl User {
     /// Recomputes badges after the row or profile changed.
     pub fn refresh_badges(&mut self) {
         let stuid = self.profile.as_ref().and_then(|p| p.stuid.as_deref());
-        self.badges = profile::login_badges(&self.row.group, &self.row.login_properties, stuid);
-        self.admin_badges = profile::admin_badges(
+        self.badges =
+            profile::badges::login_badges(&self.row.group, &self.row.login_properties, stuid);
+        self.admin_badges = profile::badges::admin_badges(
             self.row.id,
             &self.row.login_key,
             &self.row.login_properties,
