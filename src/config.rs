@@ -986,6 +986,13 @@ fn check_token(token: &str) -> Result<(), String> {
 }
 
 impl Config {
+    /// The game's settings that come from the configuration (who the admins are).
+    pub fn game_options(&self) -> crate::state::GameOptions {
+        crate::state::GameOptions {
+            admins: self.admin.uids.iter().copied().collect(),
+        }
+    }
+
     /// Loads the configuration with the process environment: reads `path` (or
     /// `./gs.toml` if it exists), applies `GS_*` overrides, creates the directories and
     /// generates missing secrets under `paths.data`.

@@ -132,6 +132,14 @@ fn reference_module(target: &str) -> String {
     dotted.chars().take(32).collect()
 }
 
+/// Logs what the game recorded while answering (a template that failed to render, a
+/// flag that cannot be derived): the game itself does no IO.
+pub fn log_game_problems(game: &crate::state::Game) {
+    for message in game.problem_log.take() {
+        tracing::error!("{message}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,13 +154,5 @@ mod tests {
             "worker.http.oauth.microsoft.flow"
         );
         assert!(reference_module(&"gs::a".repeat(20)).chars().count() <= 32);
-    }
-}
-
-/// Logs what the game recorded while answering (a template that failed to render, a
-/// flag that cannot be derived): the game itself does no IO.
-pub fn log_game_problems(game: &crate::state::Game) {
-    for message in game.problem_log.take() {
-        tracing::error!("{message}");
     }
 }

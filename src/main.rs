@@ -338,7 +338,7 @@ async fn run(command: Command) -> Result<()> {
         } => {
             let store = open(&config).await?;
             let cfg = Config::load(config.config.as_deref())?;
-            let game = gs::store::load_game(&store, None, gs::reducer::game_options(&cfg)).await?;
+            let game = gs::store::load_game(&store, None, cfg.game_options()).await?;
             store.close().await;
             let options = gs::archive::ArchiveOptions {
                 out_dir: out_dir.clone(),
@@ -359,7 +359,7 @@ async fn run(command: Command) -> Result<()> {
             let config = report.config();
             let store = open(config).await?;
             let cfg = Config::load(config.config.as_deref())?;
-            let game = gs::store::load_game(&store, None, gs::reducer::game_options(&cfg)).await?;
+            let game = gs::store::load_game(&store, None, cfg.game_options()).await?;
             store.close().await;
             let text = match &report {
                 ReportCommand::Top { board, n, .. } => gs::report::top(&game, board, *n)?,

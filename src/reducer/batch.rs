@@ -222,7 +222,7 @@ async fn write(
 pub async fn reload(r: &mut Reducer) -> anyhow::Result<()> {
     let since = now_ms() - super::action_log::REMEMBERED_FOR.as_millis() as i64;
     let records = r.store.committed_actions(since).await?;
-    let options = super::game_options(&r.config);
+    let options = r.config.game_options();
     r.game = crate::store::load_game(&r.store, Some(r.game.cur_tick), options).await?;
     r.log.reload(records, Instant::now());
     r.counter += 2;

@@ -13,7 +13,7 @@ pub mod staff;
 use crate::config::Config;
 use crate::glitter::Action;
 use crate::glitter::{ActionServer, Event, EventKind, EventPublisher, Responder};
-use crate::state::{Change, Game, GameOptions};
+use crate::state::{Change, Game};
 use crate::store::Store;
 use crate::token::TokenSigner;
 use action_log::ActionLog;
@@ -61,13 +61,6 @@ impl std::fmt::Debug for Reducer {
     }
 }
 
-/// Game settings from the configuration.
-pub fn game_options(config: &Config) -> GameOptions {
-    GameOptions {
-        admins: config.admin.uids.iter().copied().collect(),
-    }
-}
-
 impl Reducer {
     /// Connects to the database, migrates, loads the game and binds the glitter sockets.
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
@@ -75,7 +68,7 @@ impl Reducer {
         store.migrate().await?;
         let notifier = crate::notify::Notifier::start(&config.notify);
         crate::logging::write_to_database(store.clone(), "reducer", notifier.clone());
-        let game = crate::store::load_game(&store, None, game_options(&config)).await?;
+        let game = crate::store::load_game(&store, None, config.game_options()).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
         let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;
@@ -132,8 +125,9 @@ impl Reducer {
         m.workers_alive.set(n(self.health.alive(Instant::now())));
     }
 
-    /// Applies a committed change to the reducer's game and publishes it.
-    pub async fn commit_change(&mut self, change: Change) -> u64 {
+    /// Applies a change (already written, or needing no row) to the reducer's game and
+    /// returns its event with the next state counter: the one way a change reaches the game.
+    pub(crate) fn apply_change(&mut self, change: Change) -> Event {
         let kind = event_kind(&change);
         let id = change.id();
         let data = serde_json::to_value(&change).ok();
@@ -148,6 +142,12 @@ impl Reducer {
             event.tick = id;
         }
         event.data = data;
+        event
+    }
+
+    /// Applies a committed change to the reducer's game and publishes it at once.
+    pub async fn commit_change(&mut self, change: Change) -> u64 {
+        let event = self.apply_change(change);
         self.publish(event).await;
         self.counter
     }

@@ -8,7 +8,7 @@ use crate::glitter::{
     Action, Event, EventKind, EventSubscriber, ResyncReason, SyncDecision, SyncTracker, Telemetry,
     PROTOCOL_VERSION,
 };
-use crate::state::{Change, GameOptions};
+use crate::state::Change;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,13 +78,6 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a worker that lost the reducer keeps serving its last game (stale reads)
 /// before it answers NO_GAME.
 pub const STALE_READS_LIMIT: Duration = Duration::from_secs(60);
-
-/// Settings of the game that come from the configuration.
-pub fn game_options(shared: &WorkerShared) -> GameOptions {
-    GameOptions {
-        admins: shared.config.admin.uids.iter().copied().collect(),
-    }
-}
 
 /// This worker's id in the reducer's telemetry.
 pub fn worker_id(shared: &WorkerShared) -> String {
@@ -162,7 +155,7 @@ async fn load(
     tick: i64,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let game = crate::store::load_game(store, Some(tick), game_options(shared)).await?;
+    let game = crate::store::load_game(store, Some(tick), shared.config.game_options()).await?;
     shared
         .metrics
         .load_seconds

@@ -228,4 +228,3 @@ pub(super) async fn su(
         Some(Ok(login)) => logged_in(&st, &login, PORTAL),
     }
 }
-
