@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, Default, Serialize)]
@@ -32,48 +33,105 @@ struct WorkerLine {
     telemetry: String,
 }
 
-fn meminfo() -> BTreeMap<String, u64> {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            let kb = v.split_whitespace().next()?.parse().ok()?;
-            Some((k.to_string(), kb))
-        })
-        .collect()
+/// Bytes as whole MiB, as the page shows every size.
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-fn mib(kb: u64) -> String {
-    format!("{:.0} MiB", kb as f64 / 1024.0)
+/// Space on the filesystem that holds `path`, by statvfs(2) (no `df` process per view).
+fn disk_space(path: &Path) -> std::io::Result<DiskSpace> {
+    let s = rustix::fs::statvfs(path)?;
+    Ok(DiskSpace {
+        total: s.f_blocks.saturating_mul(s.f_frsize),
+        free: s.f_bfree.saturating_mul(s.f_frsize),
+        available: s.f_bavail.saturating_mul(s.f_frsize),
+        filesystem: s.f_fsid,
+    })
 }
 
-async fn disk(path: &std::path::Path) -> String {
-    let out = tokio::process::Command::new("df")
-        .arg("-Pk")
-        .arg(path)
-        .output()
-        .await;
-    match out {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
-            let cols: Vec<&str> = text
-                .lines()
-                .nth(1)
-                .unwrap_or_default()
-                .split_whitespace()
-                .collect();
-            match (cols.get(1), cols.get(3), cols.get(4)) {
-                (Some(t), Some(a), Some(p)) => format!(
-                    "{} free of {} ({p} used)",
-                    mib(a.parse().unwrap_or(0)),
-                    mib(t.parse().unwrap_or(0))
-                ),
-                _ => "unknown".into(),
-            }
+/// One filesystem's space in bytes.
+#[derive(Debug, Clone, Copy)]
+struct DiskSpace {
+    total: u64,
+    /// Free for root (includes the reserved blocks).
+    free: u64,
+    /// Free for everyone else.
+    available: u64,
+    /// The filesystem's id: two paths on one filesystem share it.
+    filesystem: u64,
+}
+
+impl DiskSpace {
+    /// The used share as `df` computes it: of what non-root users could have (used plus
+    /// available), rounded up.
+    fn used_percent(&self) -> u64 {
+        let used = self.total.saturating_sub(self.free);
+        let usable = used.saturating_add(self.available);
+        if usable == 0 {
+            return 0;
         }
-        _ => "unknown (df failed)".into(),
+        (u128::from(used) * 100).div_ceil(u128::from(usable)) as u64
     }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} free of {} ({}% used)",
+            mib(self.available),
+            mib(self.total),
+            self.used_percent()
+        )
+    }
+}
+
+/// The page's line for a disk: its space, or why it is unknown.
+fn describe_disk(space: &std::io::Result<DiskSpace>) -> String {
+    match space {
+        Ok(d) => d.describe(),
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// Load, memory, swap and disk: what the machine has left.
+fn system_figures(admin: &Admin) -> Vec<(&'static str, String)> {
+    let load = match sysinfo::System::load_average() {
+        Ok(l) => format!("{:.2}, {:.2}, {:.2}", l.one, l.five, l.fifteen),
+        Err(e) => format!("unknown ({e})"),
+    };
+    let (ram, swap) = match sysinfo::System::new() {
+        Ok(mut sys) => {
+            sys.refresh_memory();
+            (
+                format!(
+                    "{} available of {}",
+                    mib(sys.available_memory()),
+                    mib(sys.total_memory())
+                ),
+                format!("{} free of {}", mib(sys.free_swap()), mib(sys.total_swap())),
+            )
+        }
+        Err(e) => (format!("unknown ({e})"), format!("unknown ({e})")),
+    };
+    let data = disk_space(&admin.config.paths.data);
+    let mut lines = vec![
+        ("load (1, 5, 15 min)", load),
+        ("RAM", ram),
+        ("swap", swap),
+        ("disk (data dir)", describe_disk(&data)),
+    ];
+    // A SQLite file elsewhere than the data dir's filesystem gets its own line.
+    if let Some(dir) = admin.store.sqlite_file().and_then(Path::parent) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let db = disk_space(dir);
+        let same = matches!((&data, &db), (Ok(a), Ok(b)) if a.filesystem == b.filesystem);
+        if !same {
+            lines.push(("disk (SQLite database)", describe_disk(&db)));
+        }
+    }
+    lines
 }
 
 /// `GET /`: the status page.
@@ -82,32 +140,8 @@ pub async fn page(
     Extension(v): Extension<Viewer>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let m = meminfo();
-    let get = |k: &str| m.get(k).copied().unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let system = vec![
-        (
-            "load (1, 5, 15 min)",
-            load.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        (
-            "RAM",
-            format!(
-                "{} available of {}",
-                mib(get("MemAvailable")),
-                mib(get("MemTotal"))
-            ),
-        ),
-        (
-            "swap",
-            format!("{} free of {}", mib(get("SwapFree")), mib(get("SwapTotal"))),
-        ),
-        ("disk (data dir)", disk(&admin.config.paths.data).await),
-        ("now", admin.time_s(crate::clock::now_s())),
-    ];
+    let mut system = system_figures(&admin);
+    system.push(("now", admin.time_s(crate::clock::now_s())));
     let c = &admin.config;
     let features = vec![
         ("auth.manual_enabled", c.auth.manual_enabled.to_string()),
@@ -264,4 +298,71 @@ pub async fn test_push(
 pub async fn regenerate_tokens(State(admin): State<Arc<Admin>>) -> Response {
     let r = admin.write(AdminWrite::RegenerateTokens).await;
     done(&admin, r, "tokens regenerated").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_space_agrees_with_df() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ours = disk_space(dir.path()).expect("statvfs");
+        let out = std::process::Command::new("df")
+            .arg("-Pk")
+            .arg(dir.path())
+            .output()
+            .expect("df runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let cols: Vec<u64> = text
+            .lines()
+            .nth(1)
+            .expect("df's line")
+            .split_whitespace()
+            .filter_map(|c| c.trim_end_matches('%').parse().ok())
+            .collect();
+        // 1024-blocks, used, available, capacity.
+        let [total_k, _, available_k, percent] = cols[..] else {
+            panic!("df columns: {text}");
+        };
+        assert_eq!(ours.total / 1024, total_k, "{text}");
+        // Other writers on the machine may move the free space a little between the calls.
+        let drift = (ours.available / 1024).abs_diff(available_k);
+        assert!(drift <= total_k / 100, "{ours:?} vs {text}");
+        assert!(
+            ours.used_percent().abs_diff(percent) <= 1,
+            "{ours:?} vs {text}"
+        );
+        assert!(ours
+            .describe()
+            .ends_with(&format!("({}% used)", ours.used_percent())));
+    }
+
+    #[test]
+    fn used_share_rounds_up_like_df() {
+        let space = |total, free, available| DiskSpace {
+            total,
+            free,
+            available,
+            filesystem: 0,
+        };
+        // 90 used of 95 usable (5 reserved for root): 94.7 % shows as 95 %.
+        assert_eq!(space(100, 10, 5).used_percent(), 95);
+        assert_eq!(space(100, 100, 100).used_percent(), 0);
+        assert_eq!(space(100, 0, 0).used_percent(), 100);
+        assert_eq!(space(0, 0, 0).used_percent(), 0);
+        assert_eq!(
+            space(3 << 30, 1 << 30, 1 << 30).describe(),
+            "1024 MiB free of 3072 MiB (67% used)"
+        );
+    }
+
+    #[test]
+    fn a_missing_path_is_unknown_with_the_reason() {
+        let line = describe_disk(&disk_space(Path::new("/nonexistent/gs-status-test")));
+        assert!(
+            line.starts_with("unknown (") && line.contains("No such file"),
+            "{line}"
+        );
+    }
 }

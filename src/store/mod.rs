@@ -188,6 +188,11 @@ impl Store {
         Ok(Store { pools, sqlite_file })
     }
 
+    /// The SQLite database file, when the engine is SQLite.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
+    }
+
     /// The engine behind this store.
     pub fn engine(&self) -> Engine {
         self.pools.engine()
