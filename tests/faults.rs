@@ -75,6 +75,20 @@ fn failed_batches(log: &str) -> usize {
         .count()
 }
 
+/// How many times a worker loaded its game after the first load (its resynchronizations).
+fn worker_reloads(log: &str) -> usize {
+    log.matches("serving at state counter")
+        .count()
+        .saturating_sub(1)
+}
+
+/// How many times the reducer made the workers reload: only after a commit whose fate it
+/// could not settle (a failed batch that surely stored nothing, or surely everything,
+/// leaves the workers' games right).
+fn reducer_jumps(log: &str) -> usize {
+    log.matches("workers reload too").count()
+}
+
 /// An external writer holds SQLite's write lock for 8 s while players submit: every
 /// submission is answered once the lock is gone, each stored exactly once (the worker
 /// resends an unanswered action under the same id), and reads never fail meanwhile
@@ -335,10 +349,18 @@ async fn fault_mariadb_connection_kills_under_load() {
         .collect();
     let outage = ledger.longest_gap_after(started);
     let failed = failed_batches(&run.cluster.log("reducer.log"));
+    let reloads = worker_reloads(&run.cluster.log("worker0.log"));
+    let happened = run
+        .cluster
+        .log("reducer.log")
+        .matches("reported an error but happened")
+        .count();
     println!(
         "MariaDB: {kills} idle connections killed in {rounds} rounds, then {in_transaction} inside a \
-         transaction; {failed} batches failed; first acknowledgement after each in-transaction kill: \
-         {back:?}; longest time without an acknowledgement {outage:?}; {bad_reads} of {reads} reads failed",
+         transaction; {failed} batches failed, {happened} commits reported failed but happened (settled \
+         from their action ids), the worker reloaded its game {reloads} times; first \
+         acknowledgement after each in-transaction kill: {back:?}; longest time without an \
+         acknowledgement {outage:?}; {bad_reads} of {reads} reads failed",
     );
     ledger
         .check(&run.cluster.database_url, "MariaDB connection kills")
@@ -360,6 +382,11 @@ async fn fault_mariadb_connection_kills_under_load() {
         "players waited {outage:?} for an acknowledgement"
     );
     assert_eq!(bad_reads, 0, "reads failed during the kills");
+    let jumps = reducer_jumps(&run.cluster.log("reducer.log"));
+    assert!(
+        reloads <= jumps,
+        "the worker reloaded {reloads} times, the reducer asked {jumps} times"
+    );
 }
 
 /// The SQLite file on a small tmpfs that fills up under a submission load, then is
@@ -400,9 +427,11 @@ async fn fault_disk_full_under_load() {
     let (reads, bad_reads) = reader.await.expect("reader");
     let back = ledger.first_ack_after(freed);
     let failed = failed_batches(&run.cluster.log("reducer.log"));
+    let reloads = worker_reloads(&run.cluster.log("worker0.log"));
     println!(
-        "disk full: first failed batch {first_failure:?} after filling, {failed} batches failed; \
-         first acknowledgement {back:?} after the space was freed; {bad_reads} of {reads} reads failed"
+        "disk full: first failed batch {first_failure:?} after filling, {failed} batches failed, \
+         the worker reloaded its game {reloads} times; first acknowledgement {back:?} after the \
+         space was freed; {bad_reads} of {reads} reads failed"
     );
     ledger.check(&url, "disk full").await;
     assert!(
@@ -416,6 +445,11 @@ async fn fault_disk_full_under_load() {
         run.cluster.log("reducer.log")
     );
     assert_eq!(bad_reads, 0, "reads failed while the disk was full");
+    let jumps = reducer_jumps(&run.cluster.log("reducer.log"));
+    assert!(
+        reloads <= jumps,
+        "the worker reloaded {reloads} times, the reducer asked {jumps} times"
+    );
     let acknowledged_after = ledger
         .0
         .lock()
