@@ -13,6 +13,7 @@
 #   DB            sqlite (default) or mariadb (database gs_soak_<pid> on 127.0.0.1, dropped after)
 #   FAULT_EVERY   mean seconds between faults (default 30)
 #   WORKERS (2), READERS (4), WEBSOCKETS (40), SAMPLE_EVERY (60), ADMIN_EVERY (20)
+#   API_PORT (18110; workers on API_PORT + index), ADMIN_PORT (15100)
 #   NO_BUILD=1    use the release binaries already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ mariadb)
     ;;
 *) echo "DB must be sqlite or mariadb" >&2; exit 2 ;;
 esac
-write_config "$url" 18110 15100
+write_config "$url" "${API_PORT:-18110}" "${ADMIN_PORT:-15100}"
 load_contest >/dev/null
 echo "work directory (configuration, contest, process logs): $work"
 status=0

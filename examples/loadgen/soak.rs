@@ -397,7 +397,7 @@ impl Shared {
 /// has one left (one in five), else a unique wrong one.
 async fn submit(shared: Arc<Shared>, i: usize, w: usize) {
     let (token, uid) = shared.players[i].clone();
-    let correct = if rand::random::<u8>() % 5 == 0 {
+    let correct = if rand::random::<f64>() < 0.2 {
         lock(&shared.correct).get_mut(&uid).and_then(Vec::pop)
     } else {
         None
@@ -484,8 +484,11 @@ async fn reader(shared: Arc<Shared>) {
                 Ok(v) if v.get("error").is_none_or(Value::is_null) => {
                     lock(&shared.reads_ok)[w].push(Instant::now());
                 }
-                _ => {
-                    shared.reads_failed.fetch_add(1, Ordering::Relaxed);
+                answer => {
+                    let n = shared.reads_failed.fetch_add(1, Ordering::Relaxed);
+                    if n < 5 {
+                        println!("  read {endpoint} from worker{w} failed: {answer:?}");
+                    }
                 }
             },
             Err(e) if e.is_connect() => {
@@ -535,14 +538,21 @@ async fn websocket(shared: Arc<Shared>, w: usize, token: String) {
 /// The admin panel as uid 1: an announcement with a unique title every `every` seconds
 /// (on average), each pushed to the players' WebSockets.
 async fn admin_edits(shared: Arc<Shared>, panel: String, cookies: String, every: f64) {
+    // The panel answers a stored edit with 303: see it rather than follow it.
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    else {
+        return;
+    };
     let mut n = 0u64;
     while !shared.stopped() {
         let pause = every * (0.5 + rand::random::<f64>());
         tokio::time::sleep(Duration::from_secs_f64(pause)).await;
         n += 1;
         let title = format!("soak announcement {n} {:08x}", rand::random::<u32>());
-        let page = shared
-            .client
+        let page = client
             .get(format!("{panel}/announcements/0"))
             .header("Cookie", &cookies)
             .send()
@@ -559,8 +569,7 @@ async fn admin_edits(shared: Arc<Shared>, panel: String, cookies: String, every:
             continue;
         };
         let csrf = html[at + 20..].chars().take(64).collect::<String>();
-        let resp = shared
-            .client
+        let resp = client
             .post(format!("{panel}/announcements/0"))
             .header("Cookie", &cookies)
             .form(&[
@@ -573,7 +582,13 @@ async fn admin_edits(shared: Arc<Shared>, panel: String, cookies: String, every:
             .await;
         let told = match resp {
             Ok(r) if r.status().as_u16() == 303 => Told::Acknowledged,
-            Ok(_) => Told::Failed,
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                let text: String = body.chars().take(200).collect();
+                println!("  admin edit refused: {status}: {text}");
+                Told::Failed
+            }
             Err(e) if e.is_connect() => Told::NotSent,
             Err(_) => Told::Unknown,
         };
@@ -943,6 +958,7 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
     cluster.stop_all();
 
     // The database against what players were told.
+    let counts = shared.counts();
     let (after, titles) = stored_counts(&url).await?;
     let (mut lost, mut twice, mut failed_stored, mut unknown_stored) = (0, 0, 0, 0);
     let sent = std::mem::take(&mut *lock(&shared.sent));
@@ -983,7 +999,6 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
         admin_failed_stored += usize::from(matches!(told, Told::Failed | Told::NotSent) && n > 0);
     }
 
-    let counts = shared.counts();
     let get = |t| counts.get(&t).copied().unwrap_or(0);
     println!(
         "\n== soak summary: {} s, {} submissions/s, {} workers, {}",
