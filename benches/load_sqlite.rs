@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let game = runtime.block_on(async {
         let store = Store::connect(&format!("sqlite://{}", path.display())).await?;
-        let game = gs::serve::load_game(&store, Some(2000), GameOptions::default()).await?;
+        let game = gs::store::load_game(&store, Some(2000), GameOptions::default()).await?;
         Ok::<_, Box<dyn std::error::Error>>(game)
     })?;
     let total = started.elapsed();

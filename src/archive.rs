@@ -2,7 +2,7 @@
 //! set, one writeup folder per challenge, the rankings (Markdown and one CSV per board)
 //! and the announcements — built from the database through the same game as the API.
 
-use crate::admin::TimeZone;
+use crate::clock::TimeZone;
 use crate::config::Config;
 use crate::rules::{BoardKind, BOARDS};
 use crate::state::user::FlagRef;
@@ -81,7 +81,7 @@ pub fn write_archive(
     })?;
     let group = preview.row.group.clone();
     prepare(&options.out_dir, options.force)?;
-    let tz = TimeZone::named(&config.admin.timezone);
+    let tz = TimeZone::configured(&config.admin.timezone);
     let out = &options.out_dir;
     let mut summary = ArchiveSummary::default();
     write(&out.join("problemset/README.md"), &problemset(game, &group))?;
@@ -187,7 +187,7 @@ fn problemset(game: &Game, group: &str) -> String {
             "\n## [{}] {}\n\n{}\n",
             ch.row.category,
             ch.row.title,
-            ch.render_desc(Some(group), game.cur_tick)
+            ch.render_desc(Some(group), game.cur_tick, &game.problem_log)
         );
     }
     md
@@ -238,7 +238,7 @@ fn writeup(
     let _ = write!(
         md,
         "\n## 题目描述\n\n{}\n",
-        ch.render_desc(Some(group), game.cur_tick)
+        ch.render_desc(Some(group), game.cur_tick, &game.problem_log)
     );
     let mut copied = 0;
     let actions = ch.row.actions.as_array().cloned().unwrap_or_default();
@@ -409,7 +409,7 @@ fn first_blood_board(answer: &Value, tz: &TimeZone) -> Result<(String, String)> 
 fn announcements(game: &Game, group: &str, tz: &TimeZone) -> String {
     let mut md = String::from("# 公告\n");
     for a in &game.announcements {
-        let d = a.describe(Some(group), game.cur_tick);
+        let d = a.describe(Some(group), game.cur_tick, &game.problem_log);
         let _ = write!(
             md,
             "\n## {}\n\n发布于 {}\n\n{}\n",

@@ -779,15 +779,8 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         ));
     }
     let timezone = v.string("admin", "timezone", "Asia/Shanghai")?;
-    if !timezone
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
-    {
-        return Err(v.bad(
-            "admin",
-            "timezone",
-            format!("expected an IANA time zone name like Asia/Shanghai, found `{timezone}`"),
-        ));
+    if let Err(e) = crate::clock::TimeZone::named(&timezone) {
+        return Err(v.bad("admin", "timezone", e));
     }
     let backend_hostname = v.string("auth", "backend_hostname", "127.0.0.1:8010")?;
     if backend_hostname.contains('/') {
@@ -993,6 +986,13 @@ fn check_token(token: &str) -> Result<(), String> {
 }
 
 impl Config {
+    /// The game's settings that come from the configuration (who the admins are).
+    pub fn game_options(&self) -> crate::state::GameOptions {
+        crate::state::GameOptions {
+            admins: self.admin.uids.iter().copied().collect(),
+        }
+    }
+
     /// Loads the configuration with the process environment: reads `path` (or
     /// `./gs.toml` if it exists), applies `GS_*` overrides, creates the directories and
     /// generates missing secrets under `paths.data`.
@@ -1258,6 +1258,11 @@ mod tests {
         let m = err("[admin]\nuids = [2]\n", &[]);
         assert!(
             m.contains("`admin.destructive_uids`") && m.contains("user 1 is not an admin"),
+            "{m}"
+        );
+        let m = err("[admin]\ntimezone = \"Mars/Olympus\"\n", &[]);
+        assert!(
+            m.contains("`admin.timezone`") && m.contains("Mars/Olympus"),
             "{m}"
         );
         let m = err("[auth]\nmanual_enabled = \"yes\"\n", &[]);

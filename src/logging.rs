@@ -101,7 +101,7 @@ impl<S: Subscriber> Layer<S> for DbLayer {
         event.record(&mut visitor);
         let row = LogRow {
             id: 0,
-            timestamp_ms: crate::reducer::now_ms(),
+            timestamp_ms: crate::clock::now_ms(),
             level: reference_level(meta.level()).to_owned(),
             process: String::new(),
             module: reference_module(meta.target()),
@@ -130,6 +130,14 @@ fn reference_module(target: &str) -> String {
         .unwrap_or(target)
         .replace("::", ".");
     dotted.chars().take(32).collect()
+}
+
+/// Logs what the game recorded while answering (a template that failed to render, a
+/// flag that cannot be derived): the game itself does no IO.
+pub fn log_game_problems(game: &crate::state::Game) {
+    for message in game.problem_log.take() {
+        tracing::error!("{message}");
+    }
 }
 
 #[cfg(test)]

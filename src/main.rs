@@ -338,14 +338,14 @@ async fn run(command: Command) -> Result<()> {
         } => {
             let store = open(&config).await?;
             let cfg = Config::load(config.config.as_deref())?;
-            let game = gs::serve::load_game(&store, None, gs::reducer::game_options(&cfg)).await?;
+            let game = gs::store::load_game(&store, None, cfg.game_options()).await?;
             store.close().await;
             let options = gs::archive::ArchiveOptions {
                 out_dir: out_dir.clone(),
                 preview_uid,
                 force,
             };
-            let s = gs::archive::write_archive(&cfg, &game, gs::reducer::now_s(), &options)?;
+            let s = gs::archive::write_archive(&cfg, &game, gs::clock::now_s(), &options)?;
             eprintln!(
                 "archive written to {}: {} challenges, {} boards, {} attachments copied",
                 out_dir.display(),
@@ -359,7 +359,7 @@ async fn run(command: Command) -> Result<()> {
             let config = report.config();
             let store = open(config).await?;
             let cfg = Config::load(config.config.as_deref())?;
-            let game = gs::serve::load_game(&store, None, gs::reducer::game_options(&cfg)).await?;
+            let game = gs::store::load_game(&store, None, cfg.game_options()).await?;
             store.close().await;
             let text = match &report {
                 ReportCommand::Top { board, n, .. } => gs::report::top(&game, board, *n)?,
@@ -410,12 +410,12 @@ async fn run(command: Command) -> Result<()> {
                 seed,
                 users,
                 submissions,
-                start_s: gs::reducer::now_s() - 86_400,
-                now_s: Some(gs::reducer::now_s()),
+                start_s: gs::clock::now_s() - 86_400,
+                now_s: Some(gs::clock::now_s()),
                 ..gs::demo::ContestShape::default()
             };
             if let Some(secs) = phase_two_in {
-                shape.start_s = gs::reducer::now_s() + secs - shape.duration_s / 2;
+                shape.start_s = gs::clock::now_s() + secs - shape.duration_s / 2;
             }
             let dump = Dump {
                 tables: gs::demo::generate(&shape),

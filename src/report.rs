@@ -3,8 +3,8 @@
 //! `export_player_wp_list.py`) as tab-separated text, from a game loaded from the database.
 
 use crate::config::Config;
+use crate::rules::ProfileField;
 use crate::rules::{BoardKind, BOARDS};
-use crate::state::profile::ProfileField;
 use crate::state::Game;
 use anyhow::{bail, Context as _, Result};
 use serde_json::Value;

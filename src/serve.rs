@@ -40,7 +40,7 @@ pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
     let store = Store::connect(&config.database.url).await?;
     store.migrate().await?;
     if store.is_empty().await? {
-        let now = crate::reducer::now_s();
+        let now = crate::clock::now_s();
         let shape = crate::demo::ContestShape {
             seed: 2026,
             start_s: now - 86_400,
@@ -161,11 +161,27 @@ pub async fn run_worker_on(
     listener: tokio::net::TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let addr = listener.local_addr()?;
-    let store = Store::connect(&config.database.url).await?;
+    let shared = new_worker(config, index).await?;
+    run_worker_with(shared, listener, shutdown).await
+}
+
+/// API worker `index`, connected to the reducer, with no game yet.
+pub async fn new_worker(config: Arc<Config>, index: u16) -> anyhow::Result<Arc<WorkerShared>> {
     let actions =
         ActionClient::connect(&config.glitter.action_addr, config.glitter.token.expose()).await?;
-    let shared = Arc::new(WorkerShared::new(config, index, actions));
+    Ok(Arc::new(WorkerShared::new(config, index, actions)))
+}
+
+/// Runs a worker on a bound `listener`: it follows the reducer and serves its HTTP API
+/// until `shutdown` flips to true.
+pub async fn run_worker_with(
+    shared: Arc<WorkerShared>,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let index = shared.index;
+    let store = Store::connect(&shared.config.database.url).await?;
     let follower = tokio::spawn(follow::run(shared.clone(), store, shutdown.clone()));
     tracing::info!("worker {index} listening on http://{addr}");
     let mut stop = shutdown.clone();
@@ -198,17 +214,36 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
         .await
         .context("the reducer stopped")
     });
+    // The workers connect while the reducer starts; a reducer that cannot start is the
+    // error to report, not the workers' wait for it.
+    let mut workers = Vec::new();
+    for index in 0..config.api.workers {
+        let worker = tokio::select! {
+            worker = new_worker(config.clone(), index) => worker?,
+            Some(failed) = parts.join_next() => return Err(part_stopped(failed)),
+        };
+        workers.push(worker);
+    }
+    // The admin panel reads worker 0's game, which is in this process anyway: one copy of
+    // the game less than a replica of its own.
+    let admin_replica = workers.first().cloned();
     let admin_config = config.clone();
     let admin_stop = stop_rx.clone();
     parts.spawn(async move {
-        crate::admin::serve(admin_config, requests_tx, admin_listener, admin_stop)
-            .await
-            .context("the admin panel stopped")
+        crate::admin::serve(
+            admin_config,
+            requests_tx,
+            admin_listener,
+            admin_stop,
+            admin_replica,
+        )
+        .await
+        .context("the admin panel stopped")
     });
-    for (index, listener) in (0..config.api.workers).zip(worker_listeners) {
-        let (config, stop) = (config.clone(), stop_rx.clone());
+    for (shared, listener) in workers.into_iter().zip(worker_listeners) {
+        let (index, stop) = (shared.index, stop_rx.clone());
         parts.spawn(async move {
-            run_worker_on(config, index, listener, stop)
+            run_worker_with(shared, listener, stop)
                 .await
                 .with_context(|| format!("worker {index} stopped"))
         });
@@ -223,11 +258,7 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     }
     let outcome = tokio::select! {
         _ = shutdown_signal() => Ok(()),
-        Some(first) = parts.join_next() => match first {
-            Ok(Ok(())) => Err(anyhow::anyhow!("a part of gs serve stopped unexpectedly")),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(anyhow::anyhow!("a task of gs serve crashed: {e}")),
-        },
+        Some(first) = parts.join_next() => Err(part_stopped(first)),
     };
     let _ = stop_tx.send(true);
     while let Some(done) = parts.join_next().await {
@@ -240,6 +271,15 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     outcome
 }
 
+/// Why a part of `gs serve` that should run until shutdown stopped.
+fn part_stopped(joined: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
+    match joined {
+        Ok(Ok(())) => anyhow::anyhow!("a part of gs serve stopped unexpectedly"),
+        Ok(Err(e)) => e,
+        Err(e) => anyhow::anyhow!("a task of gs serve crashed: {e}"),
+    }
+}
+
 /// Starts the admin panel on a bound listener beside the reducer; its error is logged
 /// and returned, so that the process can stop.
 pub fn spawn_admin(
@@ -249,44 +289,10 @@ pub fn spawn_admin(
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     tokio::spawn(async move {
-        let result = crate::admin::serve(config, requests, listener, shutdown).await;
+        let result = crate::admin::serve(config, requests, listener, shutdown, None).await;
         if let Err(e) = &result {
             tracing::error!("admin panel: {e:#}");
         }
         result
     })
-}
-
-/// Loads the game from the database: the full rebuild, with the submissions streamed in
-/// while they are read. `tick: None` computes the tick from the triggers and the clock.
-pub async fn load_game(
-    store: &Store,
-    tick: Option<i64>,
-    options: crate::state::GameOptions,
-) -> anyhow::Result<crate::state::Game> {
-    let started = std::time::Instant::now();
-    let crate::store::GameRows {
-        tables,
-        problems,
-        mut submissions,
-    } = store.load_game().await?;
-    let game = tokio::task::spawn_blocking(move || {
-        let tick = tick.unwrap_or_else(|| {
-            crate::state::trigger::Timeline::new(tables.trigger.clone())
-                .tick_at(crate::reducer::now_s())
-        });
-        let game = crate::state::Game::build_streaming(tables, tick, options, &mut submissions);
-        submissions.finish().map(|more| (game, more))
-    })
-    .await??;
-    let (game, more) = game;
-    tracing::info!(
-        "loaded {} users and {} submissions at tick {} in {:?} ({} rows skipped)",
-        game.users.len(),
-        game.submissions.len(),
-        game.cur_tick,
-        started.elapsed(),
-        problems.len() + more.len() + game.problems.len()
-    );
-    Ok(game)
 }

@@ -57,7 +57,7 @@ async fn admin_runs_the_contest_from_a_browser() {
     let mut page = browser.first_page().await;
     // Log in as the admin: the cookies the player API sets at login.
     let auth = panel.token(1);
-    let twofa = gs::worker::http::auth::admin_2fa_value(panel.config.glitter.token.expose(), &auth);
+    let twofa = gs::crypto::admin_2fa_value(panel.config.glitter.token.expose(), &auth);
     for (name, value) in [("auth_token", auth), ("admin_2fa", twofa)] {
         page.call(
             "Network.setCookie",

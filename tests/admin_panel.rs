@@ -203,7 +203,7 @@ fn urlenc(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_rows_render_their_first_page_fast() {
-    let now = gs::reducer::now_s();
+    let now = gs::clock::now_s();
     let shape = gs::demo::ContestShape {
         seed: 7,
         users: 10_000,

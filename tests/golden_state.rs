@@ -53,7 +53,7 @@ pub fn load_contest(name: &str) -> Game {
         let options = GameOptions {
             admins: [1].into_iter().collect(),
         };
-        let game = gs::serve::load_game(&store, None, options)
+        let game = gs::store::load_game(&store, None, options)
             .await
             .expect("load");
         store.close().await;
@@ -71,10 +71,7 @@ pub fn load_contest(name: &str) -> Game {
 
 #[test]
 fn static_answers_equal_the_reference() {
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64;
+    let now_s = gs::clock::now_s();
     let mut report = Vec::new();
     let (mut equal, mut total) = (0, 0);
     for contest in CONTESTS {
@@ -110,12 +107,7 @@ fn static_answers_equal_the_reference() {
     );
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64
-}
+use gs::clock::now_ms;
 
 /// Plays one mutating golden question against the state as worker and reducer would.
 fn act(game: &mut Game, endpoint: &str, token: Option<&str>, body: &Value) -> Value {

@@ -4,7 +4,7 @@
 mod common;
 mod http_support;
 
-use http_support::{auth_token, build_game, contest_tables, start, Setup, WISH_VERSION};
+use http_support::{auth_token, contest_tables, start, Setup, WISH_VERSION};
 use serde_json::{json, Value};
 
 async fn raw_wish(
@@ -117,7 +117,7 @@ async fn wish_version_is_checked_before_anything_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_game_data_endpoints_answer_no_game() {
     let w = start(Setup {
-        game: None,
+        tables: None,
         env: Vec::new(),
         reducer: true,
     })
@@ -196,7 +196,7 @@ async fn attachment_paths_cannot_escape() {
         {"name": "e", "effective_after": 0, "type": "dyn_attachment", "filename": "dyn.bin", "module_path": "gen"},
     ]);
     let w = start(Setup {
-        game: Some(build_game(tables)),
+        tables: Some(tables),
         env: Vec::new(),
         reducer: true,
     })

@@ -5,8 +5,8 @@ mod common;
 mod http_support;
 
 use futures::{SinkExt, StreamExt};
+use gs::crypto::admin_2fa_value;
 use gs::state::PushMessage;
-use gs::worker::http::auth::admin_2fa_value;
 use http_support::{auth_token, start, Setup, TestWorker, TOKEN, WISH_VERSION};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -555,7 +555,7 @@ async fn websocket_forwards_pushes_meant_for_the_user() {
     fresh.flags = json!([{"name": "", "type": "static", "base_score": 100, "val": "flag{fresh}"}]);
     tables.challenge.push(fresh);
     let mut w = start(Setup {
-        game: Some(http_support::build_game(tables)),
+        tables: Some(tables),
         env: Vec::new(),
         reducer: true,
     })

@@ -85,16 +85,18 @@ async fn static_answers_from(kind: Kind) {
         let options = gs::state::GameOptions {
             admins: [1].into_iter().collect(),
         };
-        let game = gs::serve::load_game(&store, None, options)
+        let game = gs::store::load_game(&store, None, options)
             .await
             .expect("load");
         store.close().await;
+        // The game as this engine loads it, served without a reducer.
         let worker = start(Setup {
-            game: Some(game),
+            tables: None,
             env: Vec::new(),
             reducer: false,
         })
         .await;
+        worker.shared.install(game, 1);
         let answers = golden_json(&format!("{contest}.answers.json"));
         for q in answers["static"].as_array().expect("static list") {
             let endpoint = q["endpoint"].as_str().expect("endpoint");

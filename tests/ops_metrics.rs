@@ -212,7 +212,7 @@ async fn ctftime_feed_has_the_fields_and_follows_the_board() {
         ..gs::demo::ContestShape::default()
     });
     let w = http_support::start(http_support::Setup {
-        game: Some(http_support::build_game(tables)),
+        tables: Some(tables),
         env: Vec::new(),
         reducer: true,
     })

@@ -291,7 +291,7 @@ webhook_url = "http://127.0.0.1:{hook_port}/generic"
 
     async fn admin_page(&self, path: &str) -> String {
         let auth = user_token(1);
-        let twofa = gs::worker::http::auth::admin_2fa_value(GLITTER_TOKEN, &auth);
+        let twofa = gs::crypto::admin_2fa_value(GLITTER_TOKEN, &auth);
         reqwest::Client::new()
             .get(format!("http://127.0.0.1:{}/admin{path}", self.admin_port))
             .header("Cookie", format!("auth_token={auth}; admin_2fa={twofa}"))

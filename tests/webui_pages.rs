@@ -152,7 +152,7 @@ async fn preferences_stay_on_this_site() {
 #[tokio::test]
 async fn no_game_is_a_readable_page() {
     let w = start(Setup {
-        game: None,
+        tables: None,
         env: Vec::new(),
         reducer: false,
     })

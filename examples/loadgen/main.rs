@@ -26,7 +26,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn load_game(dump: &str) -> Result<Game, BoxError> {
     let dump: Dump = serde_json::from_str(&std::fs::read_to_string(dump)?)?;
-    let now = gs::reducer::now_s();
+    let now = gs::clock::now_s();
     let tick = gs::state::trigger::Timeline::new(dump.tables.trigger.clone()).tick_at(now);
     Ok(Game::build(dump.tables, tick, GameOptions::default()))
 }
@@ -263,7 +263,7 @@ async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Resu
         }
     }
     // The broadcast is the contest's next trigger; give it a few seconds after that.
-    let now = gs::reducer::now_s();
+    let now = gs::clock::now_s();
     let next = game
         .timeline
         .next_after(now)
@@ -292,7 +292,7 @@ async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Resu
             );
         }
     }
-    let now = gs::reducer::now_s();
+    let now = gs::clock::now_s();
     tokio::time::sleep(Duration::from_secs((next - now + 5).max(1) as u64)).await;
     println!("{} WebSockets were open", opened.load(Ordering::Relaxed));
     for t in tasks {

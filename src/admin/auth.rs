@@ -2,7 +2,7 @@
 //! `destructive_uids`, and a CSRF token (HMAC of the auth token) on every POST.
 
 use super::Admin;
-use crate::worker::http::auth::admin_2fa_value;
+use crate::crypto::admin_2fa_value;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -37,17 +37,6 @@ pub fn csrf_token(key: &[u8], auth_token: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
@@ -57,29 +46,15 @@ fn refused() -> Response {
 }
 
 fn form_value(body: &[u8], name: &str) -> Option<String> {
-    serde_urlencoded_pairs(body)
+    crate::web::form_pairs(body)
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 
-/// Decodes `application/x-www-form-urlencoded` pairs (bad escapes are kept as they are).
-pub fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
-    body.split(|b| *b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = match p.iter().position(|b| *b == b'=') {
-                Some(i) => (&p[..i], &p[i + 1..]),
-                None => (p, &b""[..]),
-            };
-            (super::view::urldecode(k), super::view::urldecode(v))
-        })
-        .collect()
-}
-
 /// The access check in front of every route.
 pub async fn guard(State(admin): State<Arc<Admin>>, mut req: Request, next: Next) -> Response {
-    let Some(auth_token) = cookie(&req, "auth_token").map(str::to_owned) else {
+    let Some(auth_token) = crate::web::cookie(req.headers(), "auth_token") else {
         return refused();
     };
     let uid = admin
@@ -90,7 +65,7 @@ pub async fn guard(State(admin): State<Arc<Admin>>, mut req: Request, next: Next
         return refused();
     };
     let expected_2fa = admin_2fa_value(admin.config.glitter.token.expose(), &auth_token);
-    if !cookie(&req, "admin_2fa").is_some_and(|v| eq(v, &expected_2fa)) {
+    if !crate::web::cookie(req.headers(), "admin_2fa").is_some_and(|v| eq(&v, &expected_2fa)) {
         return refused();
     }
     let viewer = Viewer {

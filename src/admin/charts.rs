@@ -32,7 +32,7 @@ fn span(game: &Game) -> Option<(i64, i64, i64)> {
 }
 
 /// An SVG frame with a y axis up to `max` and a time axis from `t0` to `t1`.
-fn frame(title: &str, max: f64, t0: i64, t1: i64, tz: &super::TimeZone) -> String {
+fn frame(title: &str, max: f64, t0: i64, t1: i64, tz: &crate::clock::TimeZone) -> String {
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" style="max-width:100%;font:11px sans-serif"><title>{}</title>"##,
         escape(title)
@@ -92,7 +92,7 @@ fn legend(items: &[(String, &str)]) -> String {
 }
 
 /// Submissions per minute, correct and wrong, over the contest (empty without submissions).
-pub fn submissions_per_minute(game: &Game, tz: &super::TimeZone) -> String {
+pub fn submissions_per_minute(game: &Game, tz: &crate::clock::TimeZone) -> String {
     let Some((t0, width, n)) = span(game) else {
         return String::new();
     };
@@ -132,7 +132,7 @@ pub fn submissions_per_minute(game: &Game, tz: &super::TimeZone) -> String {
 }
 
 /// Solves (flags passed) per challenge, cumulative over the contest.
-pub fn solves_per_challenge(game: &Game, tz: &super::TimeZone) -> String {
+pub fn solves_per_challenge(game: &Game, tz: &crate::clock::TimeZone) -> String {
     let Some((t0, width, n)) = span(game) else {
         return String::new();
     };
@@ -176,7 +176,7 @@ mod tests {
         let mut tables = crate::demo::generate(&crate::demo::ContestShape::default());
         tables.challenge[0].title = "<b>&".into();
         let game = Game::build(tables, 0, crate::state::GameOptions::default());
-        let tz = super::super::TimeZone::named("UTC");
+        let tz = crate::clock::TimeZone::utc();
         let rate = submissions_per_minute(&game, &tz);
         assert_eq!(rate.matches("<polyline").count(), 2, "{rate}");
         let solves = solves_per_challenge(&game, &tz);

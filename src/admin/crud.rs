@@ -61,7 +61,7 @@ impl Entity for AnnouncementRow {
     fn blank(_: &Admin) -> Self {
         AnnouncementRow {
             id: 0,
-            timestamp_s: crate::reducer::now_s(),
+            timestamp_s: crate::clock::now_s(),
             title: String::new(),
             content_template: String::new(),
         }
@@ -150,7 +150,7 @@ impl Entity for TriggerRow {
         TriggerRow {
             id: 0,
             tick: 0,
-            timestamp_s: crate::reducer::now_s(),
+            timestamp_s: crate::clock::now_s(),
             name: String::new(),
         }
     }

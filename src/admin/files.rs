@@ -131,11 +131,8 @@ async fn list(
                 continue;
             };
             let name = e.file_name().to_string_lossy().into_owned();
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| admin.time_s(d.as_secs() as i64))
+            let modified = crate::clock::modified_s(&meta)
+                .map(|s| admin.time_s(s))
                 .unwrap_or_default();
             entries.push(Entry {
                 path: join_rel(&dir, &name),
@@ -244,7 +241,7 @@ async fn save(
                 .map(|(d, _)| d.to_string())
                 .unwrap_or_default();
             admin.back(
-                &format!("/files/{area}?dir={}", super::view::urlencode(&dir)),
+                &format!("/files/{area}?dir={}", crate::web::urlencode(&dir)),
                 &format!("saved {rel}"),
             )
         }
@@ -291,7 +288,7 @@ async fn upload(
         saved.push(rel);
     }
     admin.back(
-        &format!("/files/{area}?dir={}", super::view::urlencode(&dir)),
+        &format!("/files/{area}?dir={}", crate::web::urlencode(&dir)),
         &format!("uploaded {}", saved.join(", ")),
     )
 }

@@ -27,12 +27,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::clock::TimeZone;
 pub use auth::csrf_token;
 pub use files::resolve;
-pub use view::TimeZone;
 
 /// Everything a request handler of the panel needs.
 pub struct Admin {
@@ -63,7 +63,7 @@ impl Admin {
         requests: mpsc::Sender<ReducerRequest>,
     ) -> Admin {
         let csrf_key: [u8; 32] = rand::random();
-        let tz = TimeZone::named(&config.admin.timezone);
+        let tz = TimeZone::configured(&config.admin.timezone);
         Admin {
             config,
             shared,
@@ -85,11 +85,11 @@ impl Admin {
         let counter = rx
             .await
             .map_err(|_| "the reducer dropped the request".to_string())??;
-        let started = Instant::now();
-        while self.shared.applied_counter() < counter && started.elapsed() < Duration::from_secs(3)
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        // The replica is in this process and follows the same reducer: wait for the
+        // change like a worker does, so that the page after the redirect shows it.
+        self.shared
+            .wait_applied(Duration::from_secs(3), |a| a.counter >= counter)
+            .await;
         Ok(counter)
     }
 
@@ -121,7 +121,7 @@ impl Admin {
     /// A 303 redirect to a panel path with a flash message.
     pub fn back(&self, path: &str, msg: &str) -> Response {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let to = format!("{}{sep}msg={}", self.url(path), view::urlencode(msg));
+        let to = format!("{}{sep}msg={}", self.url(path), crate::web::urlencode(msg));
         Redirect::to(&to).into_response()
     }
 }
@@ -162,14 +162,8 @@ pub fn router(admin: Arc<Admin>) -> Router {
     }
 }
 
-/// Serves the panel on `listener` until `shutdown` flips to true; starts the replica.
-pub async fn serve(
-    config: Arc<Config>,
-    requests: mpsc::Sender<ReducerRequest>,
-    listener: tokio::net::TcpListener,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database.url).await?;
+/// A game replica of the panel's own, connected to the reducer (retried while it starts).
+async fn own_replica(config: &Arc<Config>) -> anyhow::Result<Arc<WorkerShared>> {
     let mut tries = 0;
     let actions = loop {
         match ActionClient::connect(&config.glitter.action_addr, config.glitter.token.expose())
@@ -185,13 +179,32 @@ pub async fn serve(
             }
         }
     };
-    let shared = Arc::new(WorkerShared::named(
+    Ok(Arc::new(WorkerShared::named(
         config.clone(),
         u16::MAX,
         "admin".into(),
         actions,
-    ));
-    let follower = tokio::spawn(follow::run(shared.clone(), store.clone(), shutdown.clone()));
+    )))
+}
+
+/// Serves the panel on `listener` until `shutdown` flips to true, reading `replica` (an
+/// API worker's game in the same process) or, without one, a replica of its own.
+pub async fn serve(
+    config: Arc<Config>,
+    requests: mpsc::Sender<ReducerRequest>,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+    replica: Option<Arc<WorkerShared>>,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database.url).await?;
+    let (shared, follower) = match replica {
+        Some(shared) => (shared, None),
+        None => {
+            let shared = own_replica(&config).await?;
+            let follower = follow::run(shared.clone(), store.clone(), shutdown.clone());
+            (shared, Some(tokio::spawn(follower)))
+        }
+    };
     let admin = Arc::new(Admin::new(config.clone(), shared, store, requests));
     let app = router(admin);
     if let Ok(addr) = listener.local_addr() {
@@ -203,6 +216,8 @@ pub async fn serve(
         let _ = stop.wait_for(|s| *s).await;
     })
     .await;
-    follower.abort();
+    if let Some(follower) = follower {
+        follower.abort();
+    }
     result.context("the admin panel's HTTP server failed")
 }

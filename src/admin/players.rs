@@ -6,6 +6,7 @@ use super::view::{self, col, field, Cell, FormPage, ListParams, Posted, Table};
 use super::Admin;
 use crate::reducer::AdminWrite;
 use crate::rows::UserProfileRow;
+use crate::rules::ProfileField;
 use crate::state::user::User;
 use crate::state::Game;
 use axum::extract::{Path, Query, State};
@@ -272,8 +273,6 @@ async fn user_save(
     }
 }
 
-const PROFILE_FIELDS: [&str; 6] = ["nickname", "qq", "tel", "email", "stuid", "comment"];
-
 async fn profile_new(
     State(admin): State<Arc<Admin>>,
     Extension(v): Extension<Viewer>,
@@ -289,22 +288,20 @@ async fn profile_new(
     else {
         return view::not_found("user");
     };
-    let values: HashMap<String, String> = [
-        ("nickname", p.nickname),
-        ("qq", p.qq),
-        ("tel", p.tel),
-        ("email", p.email),
-        ("stuid", p.stuid),
-        ("comment", p.comment),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.unwrap_or_default()))
-    .collect();
+    let values: HashMap<String, String> = ProfileField::ALL
+        .into_iter()
+        .map(|f| {
+            (
+                f.name().to_owned(),
+                p.field(f).unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
     let page = FormPage {
         action: admin.url(&format!("/users/{id}/profile")),
-        fields: PROFILE_FIELDS
+        fields: ProfileField::ALL
             .iter()
-            .map(|f| field(f, f, "text", ""))
+            .map(|f| field(f.name(), f.name(), "text", ""))
             .collect(),
         info: vec![
             ("user".into(), id.to_string()),
@@ -336,17 +333,15 @@ async fn profile_save(
             .filter(|v| !v.is_empty())
             .map(|v| v.chars().take(128).collect::<String>())
     };
-    let row = UserProfileRow {
+    let mut row = UserProfileRow {
         id: 0,
         user_id: id,
-        timestamp_ms: crate::reducer::now_s() * 1000,
-        nickname: get("nickname"),
-        qq: get("qq"),
-        tel: get("tel"),
-        email: get("email"),
-        stuid: get("stuid"),
-        comment: get("comment"),
+        timestamp_ms: crate::clock::now_s() * 1000,
+        ..Default::default()
     };
+    for f in ProfileField::ALL {
+        *row.field_mut(f) = get(f.name());
+    }
     match admin.write(AdminWrite::NewProfile(row)).await {
         Ok(_) => admin.back(&format!("/users/{id}"), "new profile saved"),
         Err(e) => admin.back(&format!("/users/{id}"), &format!("profile not saved: {e}")),

@@ -106,7 +106,7 @@ pub async fn page(
             format!("{} free of {}", mib(get("SwapFree")), mib(get("SwapTotal"))),
         ),
         ("disk (data dir)", disk(&admin.config.paths.data).await),
-        ("now", admin.time_s(crate::reducer::now_s())),
+        ("now", admin.time_s(crate::clock::now_s())),
     ];
     let c = &admin.config;
     let features = vec![

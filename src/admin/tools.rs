@@ -204,7 +204,7 @@ async fn writeups(State(admin): State<Arc<Admin>>, Extension(v): Extension<Viewe
             .map(|f| {
                 admin.url(&format!(
                     "/files/writeups/download?path={}",
-                    super::view::urlencode(&format!("{uid}/{f}"))
+                    crate::web::urlencode(&format!("{uid}/{f}"))
                 ))
             });
         out.push(WriteupLine {

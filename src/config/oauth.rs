@@ -402,7 +402,7 @@ impl Values {
                 format!("cannot read the key file `{path}`: {e}"),
             )
         })?;
-        crate::worker::http::oauth::crypto::parse_private_key(&text).map_err(|e| {
+        crate::crypto::parse_private_key(&text).map_err(|e| {
             self.bad(
                 section,
                 key,

@@ -126,7 +126,7 @@ impl Notifier {
             .throttle
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .admit(channel, &text, crate::reducer::now_ms());
+            .admit(channel, &text, crate::clock::now_ms());
         match verdict {
             Verdict::Throttled => {
                 self.counters.throttled.fetch_add(1, Ordering::Relaxed);
@@ -199,7 +199,7 @@ async fn send_loop(mut s: Sender) {
                     .throttle
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .due_summaries(crate::reducer::now_ms());
+                    .due_summaries(crate::clock::now_ms());
                 for text in due {
                     deliver(&s, &text).await;
                 }

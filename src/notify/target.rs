@@ -78,7 +78,7 @@ impl Target {
         let url = match self {
             Target::Feishu { url, .. } | Target::Generic { url } => url.expose(),
         };
-        let body = self.body(text, crate::reducer::now_s());
+        let body = self.body(text, crate::clock::now_s());
         let resp = client
             .post(url)
             .json(&body)

@@ -9,7 +9,7 @@
 
 pub mod report;
 
-use crate::admin::TimeZone;
+use crate::clock::TimeZone;
 use crate::config::Config;
 use crate::glitter::ActionClient;
 use crate::notify::{messages, Notifier};
@@ -137,7 +137,7 @@ async fn write_reports(
     while let Some(r) = reports.recv().await {
         let row = LogRow {
             id: 0,
-            timestamp_ms: crate::reducer::now_ms(),
+            timestamp_ms: crate::clock::now_ms(),
             level: "success".into(),
             process: POLICE_NAME.into(),
             module: report::LOG_MODULE.into(),
@@ -185,7 +185,7 @@ pub async fn run(config: Arc<Config>, mut shutdown: watch::Receiver<bool>) -> an
     let notifier = shared.notifier.clone();
     let (tx, rx) = mpsc::unbounded_channel();
     shared.set_observer(Arc::new(Police::new(tx, notifier.clone())));
-    let tz = TimeZone::named(&config.admin.timezone);
+    let tz = TimeZone::configured(&config.admin.timezone);
     let writer = tokio::spawn(write_reports(rx, store.clone(), notifier.clone(), tz));
     let pusher = tokio::spawn(forward_pushes(shared.pushes.subscribe(), notifier));
     let follower = tokio::spawn(follow::run(shared, store, shutdown.clone()));

@@ -1,7 +1,7 @@
 //! The texts of police reports: the log row (every origin user) and the staff message
 //! (the first seven), as the reference words them.
 
-use crate::admin::TimeZone;
+use crate::clock::TimeZone;
 use crate::state::police::{Finding, OriginStatus, Report};
 
 /// Origin users listed in a staff message; the log row lists them all.
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn texts_follow_the_reference() {
-        let tz = TimeZone::named("Asia/Shanghai");
+        let tz = TimeZone::named("Asia/Shanghai").unwrap();
         let mut origins = vec![
             origin(3, OriginStatus::Passed(1_700_000_000_000)),
             origin(4, OriginStatus::DoesNotPass),
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn log_text_reads_back() {
-        let tz = TimeZone::named("UTC");
+        let tz = TimeZone::utc();
         let r = Report {
             sid: 7,
             uid: 2,

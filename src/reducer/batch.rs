@@ -4,7 +4,8 @@
 
 use super::action_log::replayed;
 use super::actions::{answer_without_writing, run_one, Outcome};
-use super::{now_ms, Reducer};
+use super::Reducer;
+use crate::clock::now_ms;
 use crate::glitter::{Action, ActionReply, Event};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -275,8 +276,8 @@ pub async fn reload(r: &mut Reducer) -> anyhow::Result<()> {
     }
     let since = now_ms() - super::action_log::REMEMBERED_FOR.as_millis() as i64;
     let records = r.store.committed_actions(since).await?;
-    let options = super::game_options(&r.config);
-    r.game = crate::serve::load_game(&r.store, Some(r.game.cur_tick), options).await?;
+    let options = r.config.game_options();
+    r.game = crate::store::load_game(&r.store, Some(r.game.cur_tick), options).await?;
     r.log.reload(records, Instant::now());
     let jump = std::mem::take(&mut r.may_hold_unpublished);
     if jump {

@@ -45,7 +45,7 @@ impl Broadcaster {
     /// is kept for replay. A failure is logged.
     pub async fn publish(&self, event: Event) {
         let mut event = event.with_epoch(self.epoch);
-        event.sent_us = super::now_us();
+        event.sent_us = crate::clock::now_us();
         let mut published = self.published.lock().await;
         if let Err(e) = self.publisher.publish(&event).await {
             tracing::error!(
@@ -70,7 +70,7 @@ impl Broadcaster {
     pub async fn sync(&self) {
         let published = self.published.lock().await;
         let mut event = Event::sync(published.counter, published.tick).with_epoch(self.epoch);
-        event.sent_us = super::now_us();
+        event.sent_us = crate::clock::now_us();
         if let Err(e) = self.publisher.publish(&event).await {
             tracing::error!("reducer: cannot publish SYNC: {e}");
         }

@@ -13,7 +13,7 @@ pub mod staff;
 use crate::config::Config;
 use crate::glitter::Action;
 use crate::glitter::{ActionServer, Event, EventKind, EventPublisher, Responder};
-use crate::state::{Change, Game, GameOptions};
+use crate::state::{Change, Game};
 use crate::store::Store;
 use crate::token::TokenSigner;
 use action_log::ActionLog;
@@ -24,25 +24,6 @@ use std::time::{Duration, Instant};
 
 /// Most actions committed in one transaction.
 pub const MAX_BATCH: usize = 256;
-
-/// Seconds since the epoch.
-pub fn now_s() -> i64 {
-    now_ms() / 1000
-}
-
-/// Microseconds since the epoch.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 pub use requests::{AdminWrite, ReducerRequest};
 
@@ -83,13 +64,6 @@ impl std::fmt::Debug for Reducer {
     }
 }
 
-/// Game settings from the configuration.
-pub fn game_options(config: &Config) -> GameOptions {
-    GameOptions {
-        admins: config.admin.uids.iter().copied().collect(),
-    }
-}
-
 impl Reducer {
     /// Connects to the database, migrates, loads the game and binds the glitter sockets.
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
@@ -97,13 +71,13 @@ impl Reducer {
         store.migrate().await?;
         let notifier = crate::notify::Notifier::start(&config.notify);
         crate::logging::write_to_database(store.clone(), "reducer", notifier.clone());
-        let game = crate::serve::load_game(&store, None, game_options(&config)).await?;
+        let game = crate::store::load_game(&store, None, config.game_options()).await?;
         let server =
             ActionServer::bind(&config.glitter.action_addr, config.glitter.token.expose()).await?;
         let publisher = EventPublisher::bind(&config.glitter.event_addr).await?;
         let signer = TokenSigner::from_seed(config.token_signing_seed());
         let mut log = ActionLog::default();
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         let forgotten = store
             .forget_actions_before(now - action_log::RECORDED_FOR_MS)
             .await?;
@@ -155,8 +129,9 @@ impl Reducer {
         m.workers_alive.set(n(self.health.alive(Instant::now())));
     }
 
-    /// Applies a committed change to the reducer's game and publishes it.
-    pub async fn commit_change(&mut self, change: Change) -> u64 {
+    /// Applies a change (already written, or needing no row) to the reducer's game and
+    /// returns its event with the next state counter: the one way a change reaches the game.
+    pub(crate) fn apply_change(&mut self, change: Change) -> Event {
         let kind = event_kind(&change);
         let id = change.id();
         let data = serde_json::to_value(&change).ok();
@@ -171,13 +146,19 @@ impl Reducer {
             event.tick = id;
         }
         event.data = data;
+        event
+    }
+
+    /// Applies a committed change to the reducer's game and publishes it at once.
+    pub async fn commit_change(&mut self, change: Change) -> u64 {
+        let event = self.apply_change(change);
         self.publish(event).await;
         self.counter
     }
 
     /// Moves the game to the tick of the clock, if it changed.
     async fn update_tick(&mut self) {
-        let tick = self.game.timeline.tick_at(now_s());
+        let tick = self.game.timeline.tick_at(crate::clock::now_s());
         if tick != self.game.cur_tick {
             tracing::info!("reducer: tick {} -> {tick}", self.game.cur_tick);
             self.commit_change(Change::TickUpdate { tick }).await;
@@ -187,7 +168,7 @@ impl Reducer {
 
     /// When the clock must look again: just after the next trigger, at most 10 s away.
     fn next_tick_check(&self) -> tokio::time::Instant {
-        let now = now_s();
+        let now = crate::clock::now_s();
         let wait = match self.game.timeline.next_after(now) {
             Some(t) => {
                 Duration::from_millis(((t.timestamp_s - now) * 1000 + 200).clamp(200, 10_000) as u64)
@@ -206,6 +187,7 @@ impl Reducer {
         let replies = batch::run_batch(self, &items).await;
         drop(items);
         m.commit_seconds.observe_duration(started.elapsed());
+        crate::logging::log_game_problems(&self.game);
         for ((_, responder), reply) in batch.into_iter().zip(replies) {
             if let Err(e) = responder.reply(reply).await {
                 m.glitter_errors.inc();

@@ -7,7 +7,7 @@ use crate::rows::{
     AnnouncementRow, ChallengeRow, GamePolicyRow, TriggerRow, UserProfileRow, UserRow,
 };
 use crate::state::challenge::validate_challenge;
-use crate::state::{Change, PushMessage};
+use crate::state::{policy, trigger, Change, PushMessage};
 use tokio::sync::oneshot;
 
 /// An admin edit. Rows with id 0 are created; `Delete*` take the row id.
@@ -74,98 +74,32 @@ fn db(e: impl std::fmt::Display) -> String {
 impl Reducer {
     /// Validates, writes and commits an admin edit, then applies and publishes it.
     pub async fn admin_write(&mut self, write: AdminWrite) -> Result<u64, String> {
-        let store = self.store.clone();
         match write {
-            AdminWrite::UpsertChallenge(mut row) => {
-                validate_challenge(&row)?;
-                if let Some(other) = self
-                    .game
-                    .challenges
-                    .iter()
-                    .find(|c| c.row.key == row.key && c.row.id != row.id)
-                {
-                    return Err(format!(
-                        "key {:?} is already used by challenge #{}",
-                        row.key, other.row.id
-                    ));
-                }
-                row.id = store.upsert_challenge(&row).await.map_err(db)?;
-                let id = row.id;
-                Ok(self
-                    .commit_change(Change::UpdateChallenge { id, row: Some(row) })
-                    .await)
-            }
+            AdminWrite::UpsertChallenge(row) => self.upsert_challenge(row).await,
             AdminWrite::DeleteChallenge(id) => {
-                store.delete_challenge(id).await.map_err(db)?;
+                self.store.delete_challenge(id).await.map_err(db)?;
                 Ok(self
                     .commit_change(Change::UpdateChallenge { id, row: None })
                     .await)
             }
-            AdminWrite::UpsertTrigger(mut row) => {
-                let others = self
-                    .game
-                    .timeline
-                    .triggers()
-                    .iter()
-                    .filter(|t| t.id != row.id || row.id == 0);
-                if let Some(t) = others.clone().find(|t| t.tick == row.tick) {
-                    return Err(format!("tick {} already has trigger #{}", row.tick, t.id));
-                }
-                if let Some(t) = others.clone().find(|t| t.timestamp_s == row.timestamp_s) {
-                    return Err(format!(
-                        "timestamp {} already has trigger #{}",
-                        row.timestamp_s, t.id
-                    ));
-                }
-                row.id = store.upsert_trigger(&row).await.map_err(db)?;
-                let id = row.id;
-                let counter = self
-                    .commit_change(Change::ReloadTrigger { id, row: Some(row) })
-                    .await;
-                self.update_tick().await;
-                Ok(counter.max(self.counter))
-            }
-            AdminWrite::DeleteTrigger(id) => {
-                store.delete_trigger(id).await.map_err(db)?;
-                self.commit_change(Change::ReloadTrigger { id, row: None })
-                    .await;
-                self.update_tick().await;
-                Ok(self.counter)
-            }
-            AdminWrite::UpsertPolicy(mut row) => {
-                let clash = self
-                    .game
-                    .policies
-                    .rows()
-                    .iter()
-                    .find(|p| p.effective_after == row.effective_after && p.id != row.id);
-                if let Some(p) = clash {
-                    return Err(format!(
-                        "policy #{} is already effective after tick {}",
-                        p.id, row.effective_after
-                    ));
-                }
-                row.id = store.upsert_game_policy(&row).await.map_err(db)?;
-                let id = row.id;
-                Ok(self
-                    .commit_change(Change::ReloadGamePolicy { id, row: Some(row) })
-                    .await)
-            }
+            AdminWrite::UpsertTrigger(row) => self.upsert_trigger(row).await,
+            AdminWrite::DeleteTrigger(id) => self.delete_trigger(id).await,
+            AdminWrite::UpsertPolicy(row) => self.upsert_policy(row).await,
             AdminWrite::DeletePolicy(id) => {
-                store.delete_game_policy(id).await.map_err(db)?;
+                self.store.delete_game_policy(id).await.map_err(db)?;
                 Ok(self
                     .commit_change(Change::ReloadGamePolicy { id, row: None })
                     .await)
             }
             AdminWrite::UpsertAnnouncement(mut row) => {
-                row.id = store.upsert_announcement(&row).await.map_err(db)?;
+                row.id = self.store.upsert_announcement(&row).await.map_err(db)?;
                 let id = row.id;
                 Ok(self
                     .commit_change(Change::UpdateAnnouncement { id, row: Some(row) })
                     .await)
             }
             AdminWrite::DeleteAnnouncement(id) => {
-                store.delete_announcement(id).await.map_err(db)?;
+                self.store.delete_announcement(id).await.map_err(db)?;
                 Ok(self
                     .commit_change(Change::UpdateAnnouncement { id, row: None })
                     .await)
@@ -175,67 +109,12 @@ impl Reducer {
                 score_override,
                 percentage_override,
             } => {
-                let sub = self
-                    .game
-                    .submission_by_id(id)
-                    .ok_or(format!("submission #{id} does not exist"))?;
-                let uid = self.game.users[sub.user as usize].id();
-                let mut row = sub.to_row(uid, self.game.submission_key(sub));
-                row.score_override_or_null = score_override;
-                row.percentage_override_or_null = percentage_override;
-                store
-                    .update_submission_overrides(id, score_override, percentage_override)
+                self.set_submission_overrides(id, score_override, percentage_override)
                     .await
-                    .map_err(db)?;
-                Ok(self.commit_change(Change::UpdateSubmission { row }).await)
             }
-            AdminWrite::UpdateUser(user) => {
-                if self.game.user_by_id(user.id).is_none() {
-                    return Err(format!("user #{} does not exist", user.id));
-                }
-                store.update_user(&user).await.map_err(db)?;
-                Ok(self
-                    .commit_change(Change::UpdateUser {
-                        user,
-                        profile: None,
-                    })
-                    .await)
-            }
-            AdminWrite::NewProfile(mut profile) => {
-                let mut user = self
-                    .game
-                    .user_by_id(profile.user_id)
-                    .map(|u| u.row.clone())
-                    .ok_or(format!("user #{} does not exist", profile.user_id))?;
-                profile.id = store
-                    .insert_profile_and_link(user.id, &profile)
-                    .await
-                    .map_err(db)?;
-                user.profile_id = Some(profile.id);
-                Ok(self
-                    .commit_change(Change::UpdateUser {
-                        user,
-                        profile: Some(profile),
-                    })
-                    .await)
-            }
-            AdminWrite::RegenerateTokens => {
-                let rows: Vec<UserRow> = self.game.users.iter().map(|u| u.row.clone()).collect();
-                for mut user in rows {
-                    let token = self.signer.sign(user.id);
-                    if user.token.as_deref() == Some(token.as_str()) {
-                        continue;
-                    }
-                    user.token = Some(token);
-                    store.update_user(&user).await.map_err(db)?;
-                    self.commit_change(Change::UpdateUser {
-                        user,
-                        profile: None,
-                    })
-                    .await;
-                }
-                Ok(self.counter)
-            }
+            AdminWrite::UpdateUser(user) => self.update_user(user).await,
+            AdminWrite::NewProfile(profile) => self.new_profile(profile).await,
+            AdminWrite::RegenerateTokens => self.regenerate_tokens().await,
             AdminWrite::ClearTelemetry => {
                 self.health.clear();
                 Ok(self.counter)
@@ -246,5 +125,137 @@ impl Reducer {
                 Ok(self.counter)
             }
         }
+    }
+
+    /// Creates or replaces a challenge, validated as rules.md says, its key unique.
+    async fn upsert_challenge(&mut self, mut row: ChallengeRow) -> Result<u64, String> {
+        validate_challenge(&row)?;
+        if let Some(other) = self
+            .game
+            .challenges
+            .iter()
+            .find(|c| c.row.key == row.key && c.row.id != row.id)
+        {
+            return Err(format!(
+                "key {:?} is already used by challenge #{}",
+                row.key, other.row.id
+            ));
+        }
+        row.id = self.store.upsert_challenge(&row).await.map_err(db)?;
+        let id = row.id;
+        Ok(self
+            .commit_change(Change::UpdateChallenge { id, row: Some(row) })
+            .await)
+    }
+
+    /// Creates or replaces a trigger, then moves the game to the clock's tick.
+    async fn upsert_trigger(&mut self, mut row: TriggerRow) -> Result<u64, String> {
+        if let Some(why) = trigger::clash(self.game.timeline.triggers(), &row) {
+            return Err(why);
+        }
+        row.id = self.store.upsert_trigger(&row).await.map_err(db)?;
+        let id = row.id;
+        let counter = self
+            .commit_change(Change::ReloadTrigger { id, row: Some(row) })
+            .await;
+        self.update_tick().await;
+        Ok(counter.max(self.counter))
+    }
+
+    /// Deletes a trigger, then moves the game to the clock's tick.
+    async fn delete_trigger(&mut self, id: i64) -> Result<u64, String> {
+        self.store.delete_trigger(id).await.map_err(db)?;
+        self.commit_change(Change::ReloadTrigger { id, row: None })
+            .await;
+        self.update_tick().await;
+        Ok(self.counter)
+    }
+
+    /// Creates or replaces a game policy (one per tick).
+    async fn upsert_policy(&mut self, mut row: GamePolicyRow) -> Result<u64, String> {
+        if let Some(why) = policy::clash(self.game.policies.rows(), &row) {
+            return Err(why);
+        }
+        row.id = self.store.upsert_game_policy(&row).await.map_err(db)?;
+        let id = row.id;
+        Ok(self
+            .commit_change(Change::ReloadGamePolicy { id, row: Some(row) })
+            .await)
+    }
+
+    /// Sets a submission's overrides.
+    async fn set_submission_overrides(
+        &mut self,
+        id: i64,
+        score_override: Option<i64>,
+        percentage_override: Option<i64>,
+    ) -> Result<u64, String> {
+        let sub = self
+            .game
+            .submission_by_id(id)
+            .ok_or(format!("submission #{id} does not exist"))?;
+        let uid = self.game.users[sub.user as usize].id();
+        let mut row = sub.to_row(uid, self.game.submission_key(sub));
+        row.score_override_or_null = score_override;
+        row.percentage_override_or_null = percentage_override;
+        self.store
+            .update_submission_overrides(id, score_override, percentage_override)
+            .await
+            .map_err(db)?;
+        Ok(self.commit_change(Change::UpdateSubmission { row }).await)
+    }
+
+    /// Replaces a user row.
+    async fn update_user(&mut self, user: UserRow) -> Result<u64, String> {
+        if self.game.user_by_id(user.id).is_none() {
+            return Err(format!("user #{} does not exist", user.id));
+        }
+        self.store.update_user(&user).await.map_err(db)?;
+        Ok(self
+            .commit_change(Change::UpdateUser {
+                user,
+                profile: None,
+            })
+            .await)
+    }
+
+    /// Gives a user a new profile (profiles are append-only).
+    async fn new_profile(&mut self, mut profile: UserProfileRow) -> Result<u64, String> {
+        let mut user = self
+            .game
+            .user_by_id(profile.user_id)
+            .map(|u| u.row.clone())
+            .ok_or(format!("user #{} does not exist", profile.user_id))?;
+        profile.id = self
+            .store
+            .insert_profile_and_link(user.id, &profile)
+            .await
+            .map_err(db)?;
+        user.profile_id = Some(profile.id);
+        Ok(self
+            .commit_change(Change::UpdateUser {
+                user,
+                profile: Some(profile),
+            })
+            .await)
+    }
+
+    /// Signs every user's player token again with the configured key.
+    async fn regenerate_tokens(&mut self) -> Result<u64, String> {
+        let rows: Vec<UserRow> = self.game.users.iter().map(|u| u.row.clone()).collect();
+        for mut user in rows {
+            let token = self.signer.sign(user.id);
+            if user.token.as_deref() == Some(token.as_str()) {
+                continue;
+            }
+            user.token = Some(token);
+            self.store.update_user(&user).await.map_err(db)?;
+            self.commit_change(Change::UpdateUser {
+                user,
+                profile: None,
+            })
+            .await;
+        }
+        Ok(self.counter)
     }
 }

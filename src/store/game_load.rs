@@ -70,7 +70,7 @@ impl SubmissionChunks {
 
 impl Store {
     /// Loads the game's rows from one consistent snapshot, submissions streamed.
-    pub async fn load_game(&self) -> Result<GameRows> {
+    pub async fn load_game_rows(&self) -> Result<GameRows> {
         match &self.sqlite_file {
             Some(path) => {
                 let path = path.clone();
@@ -111,4 +111,42 @@ impl Store {
             }
         }
     }
+}
+
+/// Loads the game from the database: the full rebuild, with the submissions streamed in
+/// while they are read. `tick: None` computes the tick from the triggers and the clock.
+pub async fn load_game(
+    store: &Store,
+    tick: Option<i64>,
+    options: crate::state::GameOptions,
+) -> anyhow::Result<crate::state::Game> {
+    let started = std::time::Instant::now();
+    let super::GameRows {
+        tables,
+        problems,
+        mut submissions,
+    } = store.load_game_rows().await?;
+    let game = tokio::task::spawn_blocking(move || {
+        let tick = tick.unwrap_or_else(|| {
+            crate::state::trigger::Timeline::new(tables.trigger.clone())
+                .tick_at(crate::clock::now_s())
+        });
+        let game = crate::state::Game::build_streaming(tables, tick, options, &mut submissions);
+        submissions.finish().map(|more| (game, more))
+    })
+    .await??;
+    let (game, more) = game;
+    // The store logged the rows it could not read; these are the rows the game refused.
+    for problem in &game.problems {
+        tracing::warn!("bad row skipped: {problem}");
+    }
+    tracing::info!(
+        "loaded {} users and {} submissions at tick {} in {:?} ({} rows skipped)",
+        game.users.len(),
+        game.submissions.len(),
+        game.cur_tick,
+        started.elapsed(),
+        problems.len() + more.len() + game.problems.len()
+    );
+    Ok(game)
 }

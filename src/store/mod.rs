@@ -6,6 +6,7 @@ mod batch;
 mod db;
 mod dump;
 mod game_load;
+pub use game_load::load_game;
 mod listing;
 mod schema;
 mod sqlite_load;

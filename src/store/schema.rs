@@ -533,18 +533,10 @@ pub(crate) async fn migrate(pools: &Pools) -> Result<usize, StoreError> {
             e.quote(VERSION_TABLE)
         ));
         pools
-            .exec(&sql, &[Val::Int(version), Val::Int(now_ms())])
+            .exec(&sql, &[Val::Int(version), Val::Int(crate::clock::now_ms())])
             .await
             .ctx(|| format!("recording schema migration {version}"))?;
         applied += 1;
     }
     Ok(applied)
-}
-
-/// Wall-clock milliseconds, for the record of when a migration ran.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

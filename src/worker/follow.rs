@@ -8,7 +8,7 @@ use crate::glitter::{
     Action, Event, EventKind, EventSubscriber, ResyncReason, SyncDecision, SyncTracker, Telemetry,
     PROTOCOL_VERSION,
 };
-use crate::state::{Change, GameOptions};
+use crate::state::Change;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,13 +78,6 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a worker that lost the reducer keeps serving its last game (stale reads)
 /// before it answers NO_GAME.
 pub const STALE_READS_LIMIT: Duration = Duration::from_secs(60);
-
-/// Settings of the game that come from the configuration.
-pub fn game_options(shared: &WorkerShared) -> GameOptions {
-    GameOptions {
-        admins: shared.config.admin.uids.iter().copied().collect(),
-    }
-}
 
 /// This worker's id in the reducer's telemetry.
 pub fn worker_id(shared: &WorkerShared) -> String {
@@ -162,7 +155,7 @@ async fn load(
     tick: i64,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let game = crate::serve::load_game(store, Some(tick), game_options(shared)).await?;
+    let game = crate::store::load_game(store, Some(tick), shared.config.game_options()).await?;
     shared
         .metrics
         .load_seconds
@@ -273,7 +266,7 @@ fn apply(shared: &WorkerShared, event: Event) -> bool {
             shared.set_applied(counter);
             shared.metrics.events_applied.inc();
             if event.sent_us > 0 {
-                shared.record_latency(crate::reducer::now_us().saturating_sub(event.sent_us));
+                shared.record_latency(crate::clock::now_us().saturating_sub(event.sent_us));
             }
             true
         }
@@ -358,7 +351,7 @@ pub async fn run(
                         // worker in step has applied everything up to its counter.
                         if event.kind == EventKind::Sync {
                             shared.metrics.reducer_counter.store(event.state_counter, std::sync::atomic::Ordering::Relaxed);
-                            shared.metrics.reducer_heard_ms.store(crate::reducer::now_ms(), std::sync::atomic::Ordering::Relaxed);
+                            shared.metrics.reducer_heard_ms.store(crate::clock::now_ms(), std::sync::atomic::Ordering::Relaxed);
                         }
                         Some(tracker.on_event(event, Instant::now()))
                     }

@@ -166,7 +166,10 @@ impl WorkerShared {
     /// Never hold the result across an await; the closure keeps that honest.
     pub fn read<R>(&self, f: impl FnOnce(&Game) -> R) -> Option<R> {
         let guard = self.game.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().map(f)
+        let game = guard.as_ref()?;
+        let answer = f(game);
+        crate::logging::log_game_problems(game);
+        Some(answer)
     }
 
     /// Changes the game (the follower task only).
@@ -222,6 +225,22 @@ impl WorkerShared {
         format!("{name}.{:016x}.{n}", self.boot)
     }
 
+    /// Waits (at most `timeout`) until what this worker has applied satisfies `done`, and
+    /// returns it; `None` on timeout. Woken by each applied change, never polling.
+    pub async fn wait_applied(
+        &self,
+        timeout: Duration,
+        done: impl FnMut(&Applied) -> bool,
+    ) -> Option<Applied> {
+        let mut rx = self.applied.subscribe();
+        let waited =
+            tokio::time::timeout(
+                timeout,
+                async move { rx.wait_for(done).await.map(|a| *a).ok() },
+            );
+        waited.await.ok().flatten()
+    }
+
     /// Forwards an action to the reducer under a new action id (resent with the same id
     /// while unanswered, so it runs at most once), then waits until this worker has
     /// applied the resulting change, so that the caller reads its own write.
@@ -239,16 +258,13 @@ impl WorkerShared {
                 self.metrics.glitter_errors.inc();
             })?;
         let (epoch, target) = (reply.epoch, reply.state_counter);
-        let mut rx = self.applied.subscribe();
-        let applied = tokio::time::timeout(READ_YOUR_WRITES_TIMEOUT, async {
-            rx.wait_for(|a| !a.serving || a.includes(epoch, target))
-                .await
-                .map(|a| a.serving)
-                .unwrap_or(false)
-        })
-        .await;
+        let applied = self
+            .wait_applied(READ_YOUR_WRITES_TIMEOUT, |a| {
+                !a.serving || a.includes(epoch, target)
+            })
+            .await;
         match applied {
-            Ok(true) => Ok(reply),
+            Some(a) if a.serving => Ok(reply),
             // Without a game nothing stale can be read; a refusal changed nothing.
             _ if reply.error_msg.is_some() || !self.applied().serving => Ok(reply),
             _ => Err({

@@ -100,6 +100,7 @@ impl Panel {
             requests,
             listener,
             stopped,
+            None,
         ));
         let panel = Panel {
             _dir: dir,
@@ -130,14 +131,28 @@ impl Panel {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // The API workers load the game on their own: wait until each serves it.
+        for index in 0..workers {
+            let ready = format!("http://127.0.0.1:{}/readyz", api_port + index);
+            loop {
+                let status = panel.http.get(&ready).send().await.map(|r| r.status());
+                if status.as_ref().is_ok_and(|s| s.is_success()) {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "worker {index} not ready: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         panel
     }
 
     /// The cookies of `uid` (with a valid `admin_2fa`).
     pub fn cookies(&self, uid: i64) -> String {
         let auth = self.token(uid);
-        let twofa =
-            gs::worker::http::auth::admin_2fa_value(self.config.glitter.token.expose(), &auth);
+        let twofa = gs::crypto::admin_2fa_value(self.config.glitter.token.expose(), &auth);
         format!("auth_token={auth}; admin_2fa={twofa}")
     }
 

@@ -55,7 +55,7 @@ pub struct Players {
 
 /// A generated running contest of `users` players imported into the cluster's database.
 pub async fn import_contest(url: &str, users: usize) -> Players {
-    let now = gs::reducer::now_s();
+    let now = gs::clock::now_s();
     let shape = gs::demo::ContestShape {
         seed: 7,
         users,

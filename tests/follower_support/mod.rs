@@ -129,6 +129,6 @@ token = "{TOKEN}"
     /// The current tick of the stored contest (what a SYNC must say).
     pub async fn tick(&self) -> i64 {
         let (tables, _) = self.store.load_all().await.expect("load");
-        gs::state::trigger::Timeline::new(tables.trigger).tick_at(gs::reducer::now_s())
+        gs::state::trigger::Timeline::new(tables.trigger).tick_at(gs::clock::now_s())
     }
 }

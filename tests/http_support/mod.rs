@@ -5,13 +5,16 @@
 use crate::common::golden_json;
 use gs::config::Config;
 use gs::glitter::{Action, ActionClient, ActionReply, ActionServer};
-use gs::rows::{Dump, Tables, UserRow};
+use gs::rows::{Dump, Tables};
 use gs::state::trigger::Timeline;
 use gs::state::{Game, GameOptions};
+use gs::store::Store;
 use gs::worker::WorkerShared;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// The glitter token of the test configurations.
@@ -20,13 +23,7 @@ pub const TOKEN: &str = "http-test-token-5a7c";
 /// The wish version the frontend sends.
 pub const WISH_VERSION: &str = "2025.v1";
 
-/// Seconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64
-}
+pub use gs::clock::now_ms;
 
 /// A golden contest's tables, for tests that edit rows before building.
 pub fn contest_tables(name: &str) -> Tables {
@@ -48,19 +45,21 @@ pub fn build_game(tables: Tables) -> Game {
 
 /// How to start a test worker.
 pub struct Setup {
-    /// Golden contest to install, if any (none: the worker answers NO_GAME).
-    pub game: Option<Game>,
+    /// Contest rows to serve (none: the worker has no game and answers NO_GAME).
+    pub tables: Option<Tables>,
     /// Extra `GS_SECTION__KEY` settings.
     pub env: Vec<(&'static str, &'static str)>,
-    /// Whether actions are applied by the stand-in reducer (else nobody answers them).
+    /// Whether the real reducer runs on the rows in a SQLite database (the worker then
+    /// follows it as in production); else the worker serves the rows' game and nobody
+    /// answers its actions, as with a hung reducer.
     pub reducer: bool,
 }
 
 impl Setup {
-    /// A worker serving golden contest `name`, with the stand-in reducer.
+    /// A worker following the real reducer on golden contest `name`.
     pub fn contest(name: &str) -> Setup {
         Setup {
-            game: Some(build_game(contest_tables(name))),
+            tables: Some(contest_tables(name)),
             env: Vec::new(),
             reducer: true,
         }
@@ -79,12 +78,15 @@ pub struct TestWorker {
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
-    reducer: JoinHandle<()>,
+    /// The reducer (real, or the silent stand-in) and the follower.
+    tasks: Vec<JoinHandle<()>>,
+    /// Stops the reducer and the follower.
+    _shutdown: watch::Sender<bool>,
 }
 
 impl Drop for TestWorker {
     fn drop(&mut self) {
-        self.reducer.abort();
+        self.tasks.iter().for_each(JoinHandle::abort);
         if let Some(s) = &self.server {
             s.abort();
         }
@@ -123,17 +125,48 @@ registration_enabled = true
 pub async fn start(setup: Setup) -> TestWorker {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Arc::new(test_config(dir.path(), &setup.env));
-    let server = ActionServer::bind(&config.glitter.action_addr, TOKEN)
-        .await
-        .expect("bind action socket");
-    let client = ActionClient::connect(&config.glitter.action_addr, TOKEN)
-        .await
-        .expect("connect action socket");
-    let shared = Arc::new(WorkerShared::new(config, 0, client));
-    if let Some(game) = setup.game {
-        shared.install(game, 1);
+    let (shutdown, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let real_reducer = setup.reducer && setup.tables.is_some();
+    if real_reducer {
+        let store = Store::connect(&config.database.url).await.expect("db");
+        store.migrate().await.expect("migrate");
+        let tables = setup.tables.clone().expect("rows");
+        store.import(&Dump { tables }, false).await.expect("import");
+        store.close().await;
+        let (_requests, requests_rx) = mpsc::channel(4);
+        let mut stop = stopped.clone();
+        let reducer = gs::serve::run_reducer(config.clone(), requests_rx, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        tasks.push(tokio::spawn(async move {
+            let _requests = _requests;
+            reducer.await.expect("the reducer runs");
+        }));
+    } else {
+        let server = ActionServer::bind(&config.glitter.action_addr, TOKEN)
+            .await
+            .expect("bind action socket");
+        tasks.push(tokio::spawn(silent_reducer(server)));
     }
-    let reducer = tokio::spawn(stand_in_reducer(server, shared.clone(), setup.reducer));
+    let client = connect_actions(&config).await;
+    let shared = Arc::new(WorkerShared::new(config.clone(), 0, client));
+    if real_reducer {
+        let store = Store::connect(&config.database.url).await.expect("db");
+        let follower = gs::worker::follow::run(shared.clone(), store, stopped.clone());
+        tasks.push(tokio::spawn(async move {
+            let _ = follower.await;
+        }));
+        let serving = shared
+            .wait_applied(Duration::from_secs(30), |a| a.serving)
+            .await;
+        assert!(
+            serving.is_some(),
+            "the worker did not load the reducer's game"
+        );
+    } else if let Some(tables) = setup.tables {
+        shared.install(build_game(tables), 1);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind http");
@@ -157,7 +190,23 @@ pub async fn start(setup: Setup) -> TestWorker {
         http,
         stop: Some(stop),
         server: Some(server),
-        reducer,
+        tasks,
+        _shutdown: shutdown,
+    }
+}
+
+/// Connects to the action socket (the reducer binds it while it starts).
+async fn connect_actions(config: &Config) -> ActionClient {
+    let mut tries = 0;
+    loop {
+        match ActionClient::connect(&config.glitter.action_addr, TOKEN).await {
+            Ok(client) => return client,
+            Err(e) if tries >= 100 => panic!("cannot reach the reducer: {e}"),
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 
@@ -209,116 +258,17 @@ pub fn auth_token(uid: i64) -> String {
     format!("{uid}_authtoken{uid:0>40}")
 }
 
-/// Answers actions like the reducer would, applying them to a copy of the worker's game
-/// and installing it one state counter later (the real reducer lives in src/reducer).
-async fn stand_in_reducer(mut server: ActionServer, shared: Arc<WorkerShared>, apply: bool) {
+/// A reducer that says hello and answers heartbeats but never answers an action, as a
+/// hung reducer would (the callers time out).
+async fn silent_reducer(mut server: ActionServer) {
     // Unanswered actions are held: dropping a responder would answer with an error.
     let mut held = Vec::new();
     while let Some((action, responder)) = server.recv().await {
-        let reply = match action {
+        match action {
             Action::WorkerHello { .. } | Action::WorkerHeartbeat { .. } => {
-                ActionReply::ok(shared.applied_counter())
+                let _ = responder.reply(ActionReply::ok(0)).await;
             }
-            // Nobody home: the caller times out, as with a hung reducer.
-            _ if !apply => {
-                held.push(responder);
-                continue;
-            }
-            action => reduce(&shared, action),
-        };
-        let _ = responder.reply(reply).await;
-    }
-}
-
-fn refused(msg: impl Into<String>, counter: u64) -> ActionReply {
-    ActionReply::error(msg, counter)
-}
-
-fn reduce(shared: &WorkerShared, action: Action) -> ActionReply {
-    let now = now_ms();
-    let counter = shared.applied_counter();
-    let Some(mut game) = shared.read(|g| g.clone()) else {
-        return refused("no game", counter);
-    };
-    let mut verdict = None;
-    let mut data = None;
-    let pushes = match action {
-        Action::SubmitFlag {
-            uid,
-            challenge_key,
-            flag,
-            ..
-        } => {
-            let new = match game.reduce_submit_flag(uid, &challenge_key, &flag, now) {
-                Ok(n) => n,
-                Err(msg) => return refused(msg, counter),
-            };
-            let id = game.submissions.last().map_or(1, |s| s.id + 1);
-            let pushes = game.apply_submission(new.into_row(id)).expect("applies");
-            verdict = game.submission_verdict(id).map(str::to_owned);
-            pushes
+            _ => held.push(responder),
         }
-        Action::SubmitFeedback {
-            uid,
-            challenge_key,
-            content,
-        } => match game.reduce_feedback(uid, &challenge_key, &content, now) {
-            Ok((_feedback, user)) => game.upsert_user(user, None),
-            Err(msg) => return refused(msg, counter),
-        },
-        Action::AgreeTerm { uid } => match game.reduce_agree_term(uid) {
-            Ok(Some(user)) => game.upsert_user(user, None),
-            Ok(None) => return ActionReply::ok(counter),
-            Err(msg) => return refused(msg, counter),
-        },
-        Action::UpdateProfile { uid, profile } => {
-            match game.reduce_update_profile(uid, &profile, now) {
-                Ok(mut row) => {
-                    row.id = 100_000 + counter as i64;
-                    let mut user = game.user_by_id(uid).expect("user").row.clone();
-                    user.profile_id = Some(row.id);
-                    game.upsert_user(user, Some(row))
-                }
-                Err(msg) => return refused(msg, counter),
-            }
-        }
-        Action::RegisterUser {
-            login_key,
-            login_properties,
-            group,
-        } => {
-            if let Err(msg) = game.reduce_register(&login_key) {
-                return refused(msg, counter);
-            }
-            let uid = game.users.iter().map(|u| u.id()).max().unwrap_or(0) + 1;
-            let auth_token = format!("reg{uid}x{:016x}", rand::random::<u64>());
-            data = Some(json!({"uid": uid, "auth_token": auth_token}));
-            game.upsert_user(
-                UserRow {
-                    id: uid,
-                    login_key,
-                    login_properties,
-                    timestamp_ms: now,
-                    enabled: true,
-                    group,
-                    token: Some(format!("GgT-token-of-{uid}")),
-                    auth_token: Some(auth_token),
-                    profile_id: None,
-                    terms_agreed: false,
-                    last_feedback_ms: None,
-                },
-                None,
-            )
-        }
-        other => return refused(format!("unexpected {}", other.type_name()), counter),
-    };
-    shared.install(game, counter + 1);
-    for p in pushes {
-        shared.publish_push(p);
-    }
-    ActionReply {
-        error_msg: verdict,
-        data,
-        ..ActionReply::ok(counter + 1)
     }
 }

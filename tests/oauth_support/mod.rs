@@ -83,12 +83,7 @@ fn scenario(code: &str) -> &str {
     code.split('~').next().unwrap_or(code)
 }
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use gs::clock::now_s;
 
 /// Redirects to `redirect_uri` with the code (the scenario) and the state.
 fn back(q: &HashMap<String, String>, code: &str) -> Response {

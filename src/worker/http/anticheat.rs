@@ -54,10 +54,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Trace {
 }
 
 fn line(trace: &Trace, data: Value) -> Vec<u8> {
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let time = crate::clock::now_f64();
     let mut entry = json!({
         "time": time,
         "ip": trace.client.ip,

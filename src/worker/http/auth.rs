@@ -5,15 +5,14 @@
 use super::reply::{cookie_safe, info_page, redirect, Answer, SetCookie};
 use super::request::{viewer, Session};
 use super::HttpState;
+use crate::crypto::{admin_2fa_value, ADMIN_2FA_COOKIE};
 use crate::glitter::Action;
 use crate::rules;
 use crate::state::Game;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::Sha256;
 use std::sync::Arc;
 
 /// How long the login cookie lives: 30 days.
@@ -27,23 +26,6 @@ pub const PORTAL: &str = "/";
 
 /// Longest identity accepted by the manual login (the login key column holds 192).
 const MAX_IDENTITY_CHARS: usize = 128;
-
-/// Name of the admin panel's second-factor cookie.
-pub const ADMIN_2FA_COOKIE: &str = "admin_2fa";
-
-/// The `admin_2fa` cookie value for a login: hex HMAC-SHA256 keyed by the glitter token
-/// over `"admin_2fa:" + auth_token`. The admin panel lives in the reducer process, which
-/// knows the same token, so it can recompute and compare this value.
-pub fn admin_2fa_value(glitter_token: &str, auth_token: &str) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(glitter_token.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(b"admin_2fa:");
-    mac.update(auth_token.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
 
 /// The failure page of every login endpoint.
 pub(super) fn fail(status: StatusCode, message: &str) -> Answer {
@@ -244,25 +226,5 @@ pub(super) async fn su(
         None => fail(StatusCode::SERVICE_UNAVAILABLE, "服务暂时不可用"),
         Some(Err(msg)) => fail(StatusCode::FORBIDDEN, msg),
         Some(Ok(login)) => logged_in(&st, &login, PORTAL),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn admin_2fa_is_hex_hmac_sha256() {
-        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
-        mac.update(b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac.finalize().into_bytes()),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        let v = admin_2fa_value("tok", "abc");
-        assert_eq!(v.len(), 64);
-        assert_ne!(v, admin_2fa_value("tok", "abd"));
-        assert_ne!(v, admin_2fa_value("tok2", "abc"));
     }
 }

@@ -34,7 +34,6 @@ pub mod oauth;
 mod ops;
 mod push;
 mod reply;
-pub use reply::urlencode;
 mod request;
 mod template;
 mod ui;
@@ -216,12 +215,4 @@ pub async fn serve(
         state.stopping.send_replace(true);
     };
     crate::http_server::serve(listener, router, limits, stop).await
-}
-
-/// Milliseconds since the epoch (0 if the clock is before 1970, which a server's is not).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -42,7 +42,7 @@ pub fn snapshot(shared: &WorkerShared) -> WorkerSnapshot {
         reducer_counter: shared.metrics.reducer_counter.load(Ordering::Relaxed),
         reducer_silent_ms: match shared.metrics.reducer_heard_ms.load(Ordering::Relaxed) {
             0 => None,
-            heard => Some(u64::try_from(super::now_ms() - heard).unwrap_or(0)),
+            heard => Some(u64::try_from(crate::clock::now_ms() - heard).unwrap_or(0)),
         },
         users,
         submissions,
@@ -142,7 +142,7 @@ pub(super) struct CtftimeKey {
 /// configured board, rebuilt only when the board changed.
 pub(super) async fn ctftime(State(st): State<Arc<HttpState>>) -> Response {
     let key = &st.shared.config.ctftime.board;
-    let now = super::now_ms() / 1000;
+    let now = crate::clock::now_ms() / 1000;
     let current = st.shared.read(|g| {
         let board = g.board(key)?;
         Some((g.ranking(board), g.answer_board(None, key, now)))

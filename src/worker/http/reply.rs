@@ -81,20 +81,6 @@ pub(super) fn escape_html(s: &str) -> String {
     out
 }
 
-/// Percent-encodes a URL path segment or query value (also `x-www-form-urlencoded`):
-/// everything but ASCII letters, digits and `-._~`.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// An HTML page telling the player what went wrong, with a link back to the portal.
 pub(super) fn info_page(status: StatusCode, title: &str, message: &str) -> Answer {
     let html = format!(

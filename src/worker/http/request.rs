@@ -32,17 +32,7 @@ pub(super) async fn check_wish_version(req: Request, next: Next) -> Response {
     }))
 }
 
-/// The value of cookie `name`, if the request has it.
-pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_owned())
-}
+pub(super) use crate::web::cookie;
 
 /// The request's `auth_token` cookie: who the player says they are. Resolved against
 /// the game with [`viewer`] inside a read.
@@ -112,19 +102,4 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 /// Parses a JSON body into `T`; anything malformed, missing or of the wrong type is a 400.
 pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Answer> {
     serde_json::from_slice(body).map_err(|_| bad_request())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.insert("cookie", "a=1; auth_token=xyz ; b=2".parse().unwrap());
-        assert_eq!(cookie(&h, "auth_token").as_deref(), Some("xyz"));
-        assert_eq!(cookie(&h, "b").as_deref(), Some("2"));
-        assert_eq!(cookie(&h, "c"), None);
-        assert_eq!(cookie(&HeaderMap::new(), "a"), None);
-    }
 }

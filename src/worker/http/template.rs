@@ -67,13 +67,6 @@ fn etag_of(html: &[u8]) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""))
 }
 
-/// `root/rel` with every symbolic link resolved, if that is inside `root` and exists.
-pub(super) fn inside(root: &std::path::Path, rel: &str) -> Option<std::path::PathBuf> {
-    let root = root.canonicalize().ok()?;
-    let full = root.join(rel).canonicalize().ok()?;
-    full.starts_with(&root).then_some(full)
-}
-
 /// `GET /service/template/<name>`.
 pub(super) async fn template(
     State(st): State<Arc<HttpState>>,
@@ -95,8 +88,12 @@ pub(super) async fn template(
     let root = st.shared.config.paths.templates.clone();
     let file = format!("{name}.md");
     // Symbolic links are followed only while they stay inside the templates folder.
-    let path = match tokio::task::spawn_blocking(move || inside(&root, &file)).await {
-        Ok(Some(path)) => path,
+    let path = match tokio::task::spawn_blocking(move || {
+        crate::safe_path::resolve_inside(&root, std::path::Path::new(&file))
+    })
+    .await
+    {
+        Ok(Ok(path)) => path,
         _ => return not_found(),
     };
     let meta = match tokio::fs::metadata(&path).await {

@@ -5,7 +5,8 @@ use super::anticheat::{self, Trace};
 use super::compress::Encoded;
 use super::reply::{json_bytes, json_value, no_game, to_bytes, Answer};
 use super::request::{parse_json, viewer, Session};
-use super::{lock, now_ms, HttpState};
+use super::{lock, HttpState};
+use crate::clock::{now_ms, now_s};
 use crate::glitter::GlitterError;
 use crate::glitter::{Action, ActionReply};
 use crate::rules;
@@ -68,10 +69,6 @@ fn read_answer(
         Some(v) => json_value(&v),
         None => no_game(),
     }
-}
-
-fn now_s() -> i64 {
-    now_ms() / 1000
 }
 
 async fn game_info(State(st): State<Arc<HttpState>>, session: Session) -> Answer {

@@ -3,7 +3,8 @@
 
 use super::reply::{bad_request, json_value, no_game, Answer};
 use super::request::{viewer, Session};
-use super::{now_ms, HttpState};
+use super::HttpState;
+use crate::clock::now_ms;
 use crate::rules;
 use crate::state::answers::error_answer;
 use axum::extract::multipart::{Field, MultipartRejection};

@@ -4,10 +4,11 @@
 //! "domain"}}` (of the affiliation that decided the group, else the first); the group
 //! decided by affiliation and domain.
 
-use super::crypto::{decrypt_pkcs1v15, parse_private_key, RsaKey};
-use super::flow::{access_token, shown, with_query, Callback, Identity, LoginError};
+use super::client::LoginError;
+use super::flow::{access_token, shown, with_query, Callback, Identity};
 use super::flow::{Provider, Start};
 use crate::config::CarsiConfig;
+use crate::crypto::{decrypt_pkcs1v15, parse_private_key, RsaKey};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Value};

@@ -2,11 +2,21 @@
 //! timeouts, a proxy per host pattern, capped answers read as JSON, and network
 //! failures turned into messages for players (never with secrets in them).
 
-use super::flow::LoginError;
 use crate::config::{HttpClientConfig, ProxyRule};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
+
+/// Why a login failed, as shown to the player on the `登录失败` page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginError(pub String);
+
+impl LoginError {
+    /// A failure with this message for the player.
+    pub fn new(message: impl Into<String>) -> LoginError {
+        LoginError(message.into())
+    }
+}
 
 /// Largest answer read from an identity provider; more is refused as hostile.
 pub const MAX_ANSWER_BYTES: usize = 1 << 20;

@@ -3,7 +3,7 @@
 //! provider's error, then the state, then the provider's own checks), and the
 //! register-or-login step of `auth`. Providers implement [`Provider`].
 
-use super::client::HttpClient;
+use super::client::{HttpClient, LoginError};
 use super::Route;
 use crate::worker::http::auth::{fail, register_or_login, secure};
 use crate::worker::http::reply::{cookie_safe, info_page, redirect, Answer, SetCookie};
@@ -36,17 +36,6 @@ const MAX_INFO_BYTES: usize = 32 * 1024;
 
 /// Longest text from a provider shown to players.
 const MAX_SHOWN_CHARS: usize = 200;
-
-/// Why a login failed, as shown to the player on the `登录失败` page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginError(pub String);
-
-impl LoginError {
-    /// A failure with this message for the player.
-    pub fn new(message: impl Into<String>) -> LoginError {
-        LoginError(message.into())
-    }
-}
 
 /// Who logged in, as a provider tells it.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +127,7 @@ pub fn derive(key: &[u8], purpose: &str, state: &str) -> String {
     mac.update(purpose.as_bytes());
     mac.update(b":");
     mac.update(state.as_bytes());
-    super::crypto::b64url(&mac.finalize().into_bytes())
+    crate::crypto::b64url(&mac.finalize().into_bytes())
 }
 
 /// `url` with `params` appended to its query, properly encoded.

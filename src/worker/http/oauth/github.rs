@@ -1,7 +1,8 @@
 //! GitHub: OAuth app code flow. Login key `github:<numeric id>`; properties
 //! `{"type": "github", "info": <the user API's answer>}`; group from the config.
 
-use super::flow::{access_token, id_text, kept_info, with_query, Callback, Identity, LoginError};
+use super::client::LoginError;
+use super::flow::{access_token, id_text, kept_info, with_query, Callback, Identity};
 use super::flow::{Provider, Start};
 use crate::config::GithubConfig;
 use futures::future::BoxFuture;

@@ -4,7 +4,8 @@
 //! state rides in the return URL's query. Login key `iaaa:<identityId>`; properties
 //! `{"type": "iaaa", "info": <userInfo>}`; the group decided by `identityType`.
 
-use super::flow::{id_text, kept_info, shown, with_query, Callback, Identity, LoginError};
+use super::client::LoginError;
+use super::flow::{id_text, kept_info, shown, with_query, Callback, Identity};
 use super::flow::{Provider, Start};
 use crate::config::IaaaConfig;
 use futures::future::BoxFuture;

@@ -3,10 +3,11 @@
 //! thumbprint as `x5t`), then Microsoft Graph `me`. Login key `ms:<id>`; properties
 //! `{"type": "microsoft", "info": <me>}`; group from the config.
 
-use super::crypto::{b64url, jwt_rs256, parse_private_key, RsaKey};
-use super::flow::{access_token, id_text, kept_info, with_query, Callback, Identity, LoginError};
+use super::client::LoginError;
+use super::flow::{access_token, id_text, kept_info, with_query, Callback, Identity};
 use super::flow::{Provider, Start};
 use crate::config::MicrosoftConfig;
+use crate::crypto::{b64url, jwt_rs256, parse_private_key, RsaKey};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use rand::RngCore;
@@ -39,9 +40,7 @@ impl Microsoft {
 
     /// The signed client assertion for the token endpoint (on the blocking pool).
     async fn client_assertion(&self, token_url: &str) -> Result<String, LoginError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::clock::now_s();
         let header = json!({
             "alg": "RS256",
             "typ": "JWT",

@@ -18,7 +18,6 @@
 
 mod carsi;
 mod client;
-pub mod crypto;
 mod flow;
 mod github;
 mod iaaa;

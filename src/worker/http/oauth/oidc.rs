@@ -6,10 +6,11 @@
 //! 3.1.3.7). Login key `<prefix>:<sub>`; properties `{"type": "oidc", "issuer",
 //! "info": <claims>}`; group from the config.
 
-use super::crypto::{b64url, jwt_claims};
-use super::flow::{access_token, derive, kept_info, with_query, Callback, Identity, LoginError};
+use super::client::LoginError;
+use super::flow::{access_token, derive, kept_info, with_query, Callback, Identity};
 use super::flow::{Provider, Start};
 use crate::config::{OidcConfig, TokenAuth};
+use crate::crypto::{b64url, jwt_claims};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Value};
@@ -42,13 +43,7 @@ pub struct Oidc {
 /// Percent-encodes for `application/x-www-form-urlencoded` (client_secret_basic
 /// encodes the id and secret this way before Basic, RFC 6749 2.3.1).
 fn form_encode(s: &str) -> String {
-    super::super::reply::urlencode(s)
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::web::urlencode(s)
 }
 
 impl Oidc {
@@ -174,7 +169,7 @@ impl Oidc {
             return Err(bad("nonce 不符"));
         }
         match claims.get("exp").and_then(Value::as_i64) {
-            Some(exp) if exp + SKEW_S >= now_s() => {}
+            Some(exp) if exp + SKEW_S >= crate::clock::now_s() => {}
             _ => return Err(bad("已过期")),
         }
         Ok(claims)

@@ -52,7 +52,7 @@ impl Ui {
     /// The UI for `config`, with buttons for the enabled login `providers`.
     pub fn new(config: &Config, providers: &[&'static str]) -> Ui {
         let mut env = minijinja::Environment::new();
-        env.add_filter("urlencode", |s: String| super::reply::urlencode(&s));
+        env.add_filter("urlencode", |s: String| crate::web::urlencode(&s));
         let templates: &[(&str, &str)] = &[
             ("base.html", include_str!("templates/base.html")),
             ("login.html", include_str!("templates/login.html")),

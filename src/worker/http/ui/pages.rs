@@ -1,14 +1,17 @@
 //! The UI's page handlers: each reads what it shows from the game in one read (through
 //! the same `Game::answer_*` functions as the wish endpoints) and renders a template.
 
-use super::super::reply::{redirect, urlencode, SetCookie};
+use super::super::reply::{redirect, SetCookie};
 use super::super::request::viewer;
-use super::super::{now_ms, HttpState};
+use super::super::HttpState;
 use super::{chart, Lang, Visit};
+use crate::clock::{now_ms, now_s};
 use crate::rules;
+use crate::rules::ProfileField;
 use crate::state::challenge::UserIdx;
-use crate::state::profile::{check_field, ProfileField};
+use crate::state::profile::check_field;
 use crate::state::Game;
+use crate::web::urlencode;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -525,7 +528,7 @@ pub(super) async fn board(
     Query(query): Query<BoardQuery>,
 ) -> Response {
     let token = visit.auth_token.as_deref();
-    let now = now_ms() / 1000;
+    let now = now_s();
     let Some((user, answer)) = st.shared.read(|g| {
         let v = viewer(g, token);
         (frame_user(g, v), g.answer_board(v, &key, now))
@@ -612,7 +615,7 @@ pub(super) async fn user_submissions(
     Path(uid): Path<String>,
 ) -> Response {
     let token = visit.auth_token.as_deref();
-    let now = now_ms() / 1000;
+    let now = now_s();
     let uid: i64 = uid.parse().unwrap_or(-1);
     let Some((user, answer, nickname)) = st.shared.read(|g| {
         let v = viewer(g, token);
@@ -672,7 +675,7 @@ fn submissions_page(
 /// `GET /submissions`: the player's own submissions, right and wrong.
 pub(super) async fn my_submissions(State(st): State<Arc<HttpState>>, visit: Visit) -> Response {
     let token = visit.auth_token.as_deref();
-    let now = now_ms() / 1000;
+    let now = now_s();
     let Some((user, answer)) = st.shared.read(|g| {
         let v = viewer(g, token);
         (frame_user(g, v), g.answer_my_submissions(v, now))

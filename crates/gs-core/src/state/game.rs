@@ -7,10 +7,11 @@ use super::board::{Board, Ranking};
 use super::challenge::{Challenge, UserIdx};
 use super::dynamic::DynamicValues;
 use super::flag::IMPOSSIBLE_FLAG;
-use super::policy::Policies;
+use super::policy::{self, Policies};
+use super::problem_log::ProblemLog;
 use super::push::PushMessage;
 use super::submission::{KeyIdx, Submission};
-use super::trigger::Timeline;
+use super::trigger::{self, Timeline};
 use super::uid_index::UidIndex;
 use super::user::{FlagRef, SubIdx, User};
 pub use crate::rows::RowProblem;
@@ -58,8 +59,10 @@ pub struct Game {
     pub submissions: Vec<Submission>,
     /// Boards in `rules::BOARDS` order.
     pub boards: Vec<Board>,
-    /// Rows that could not be used.
+    /// Rows that could not be used (the loader logs them).
     pub problems: Vec<RowProblem>,
+    /// Problems met while answering, for the owner to log.
+    pub problem_log: ProblemLog,
     options: GameOptions,
     /// Interned challenge keys of submissions.
     keys: Vec<Box<str>>,
@@ -107,6 +110,7 @@ impl Game {
             submissions: Vec::new(),
             boards: rules::BOARDS.iter().map(Board::new).collect(),
             problems: Vec::new(),
+            problem_log: ProblemLog::default(),
             options,
             keys: Vec::new(),
             key_idx: HashMap::new(),
@@ -146,46 +150,26 @@ impl Game {
             id: Some(id),
             message: message.into(),
         };
-        tracing::warn!("bad row skipped: {p}");
         self.problems.push(p);
     }
 
     fn set_triggers(&mut self, rows: Vec<TriggerRow>) {
-        let mut ticks = HashSet::new();
-        let mut times = HashSet::new();
-        let mut kept = Vec::new();
+        let mut kept: Vec<TriggerRow> = Vec::new();
         for t in rows {
-            if !ticks.insert(t.tick) {
-                self.problem(
-                    "trigger",
-                    t.id,
-                    format!("duplicate tick {}; skipped", t.tick),
-                );
-            } else if !times.insert(t.timestamp_s) {
-                self.problem(
-                    "trigger",
-                    t.id,
-                    format!("duplicate timestamp_s {}; skipped", t.timestamp_s),
-                );
-            } else {
-                kept.push(t);
+            match trigger::clash(&kept, &t) {
+                Some(why) => self.problem("trigger", t.id, format!("{why}; skipped")),
+                None => kept.push(t),
             }
         }
         self.timeline = Timeline::new(kept);
     }
 
     fn set_policies(&mut self, rows: Vec<GamePolicyRow>) {
-        let mut seen = HashSet::new();
-        let mut kept = Vec::new();
+        let mut kept: Vec<GamePolicyRow> = Vec::new();
         for p in rows {
-            if seen.insert(p.effective_after) {
-                kept.push(p);
-            } else {
-                self.problem(
-                    "game_policy",
-                    p.id,
-                    format!("duplicate effective_after {}; skipped", p.effective_after),
-                );
+            match policy::clash(&kept, &p) {
+                Some(why) => self.problem("game_policy", p.id, format!("{why}; skipped")),
+                None => kept.push(p),
             }
         }
         self.policies = Policies::new(kept);
@@ -293,7 +277,6 @@ impl Game {
                     }
                 }
                 if let Err(p) = self.apply_submission_row(row, true) {
-                    tracing::warn!("bad row skipped: {p}");
                     self.problems.push(p);
                 }
             }
@@ -400,11 +383,11 @@ impl Game {
                     // Not cached: the value may be stored later.
                     Err(_) if spec.generator().is_some() => return IMPOSSIBLE_FLAG,
                     Err(e) => {
-                        tracing::error!(
+                        self.problem_log.record(format!(
                             "cannot derive flag {}#{} for U#{uid}: {e}",
                             ch.row.key,
                             f.flag + 1
-                        );
+                        ));
                         IMPOSSIBLE_FLAG.to_owned()
                     }
                 };
@@ -812,23 +795,16 @@ impl Game {
 
     /// Adds or replaces a trigger.
     pub fn upsert_trigger(&mut self, row: TriggerRow) -> Result<(), String> {
-        let others: Vec<TriggerRow> = self
+        if let Some(why) = trigger::clash(self.timeline.triggers(), &row) {
+            return Err(why);
+        }
+        let mut all: Vec<TriggerRow> = self
             .timeline
             .triggers()
             .iter()
             .filter(|t| t.id != row.id)
             .cloned()
             .collect();
-        if others.iter().any(|t| t.tick == row.tick) {
-            return Err(format!("tick {} already has a trigger", row.tick));
-        }
-        if others.iter().any(|t| t.timestamp_s == row.timestamp_s) {
-            return Err(format!(
-                "timestamp {} already has a trigger",
-                row.timestamp_s
-            ));
-        }
-        let mut all = others;
         all.push(row);
         self.timeline = Timeline::new(all);
         self.boards.iter_mut().for_each(Board::invalidate_render);
@@ -850,6 +826,9 @@ impl Game {
 
     /// Adds or replaces a game policy.
     pub fn upsert_policy(&mut self, row: GamePolicyRow) -> Result<(), String> {
+        if let Some(why) = policy::clash(self.policies.rows(), &row) {
+            return Err(why);
+        }
         let mut all: Vec<GamePolicyRow> = self
             .policies
             .rows()
@@ -857,12 +836,6 @@ impl Game {
             .filter(|p| p.id != row.id)
             .cloned()
             .collect();
-        if all.iter().any(|p| p.effective_after == row.effective_after) {
-            return Err(format!(
-                "a policy is already effective after tick {}",
-                row.effective_after
-            ));
-        }
         all.push(row);
         self.policies = Policies::new(all);
         Ok(())

@@ -1,6 +1,7 @@
 //! Raw rows: the only data the database stores (schema.md).
 //! Plain data shared by `store` (which reads and writes them) and `state` (which rebuilds from them).
 
+use crate::rules::ProfileField;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -54,6 +55,33 @@ pub struct UserProfileRow {
     pub email: Option<String>,
     pub stuid: Option<String>,
     pub comment: Option<String>,
+}
+
+impl UserProfileRow {
+    /// The value of one field, when set.
+    pub fn field(&self, field: ProfileField) -> Option<&str> {
+        let slot = match field {
+            ProfileField::Nickname => &self.nickname,
+            ProfileField::Qq => &self.qq,
+            ProfileField::Tel => &self.tel,
+            ProfileField::Email => &self.email,
+            ProfileField::Stuid => &self.stuid,
+            ProfileField::Comment => &self.comment,
+        };
+        slot.as_deref()
+    }
+
+    /// The column of one field, to set it.
+    pub fn field_mut(&mut self, field: ProfileField) -> &mut Option<String> {
+        match field {
+            ProfileField::Nickname => &mut self.nickname,
+            ProfileField::Qq => &mut self.qq,
+            ProfileField::Tel => &mut self.tel,
+            ProfileField::Email => &mut self.email,
+            ProfileField::Stuid => &mut self.stuid,
+            ProfileField::Comment => &mut self.comment,
+        }
+    }
 }
 
 /// `user`: identity, group and switches of one player (or admin).

@@ -6,9 +6,10 @@ use super::answers::error_answer;
 use super::challenge::UserIdx;
 use super::flag::check_submitted_flag;
 use super::game::Game;
-use super::profile::{self, ProfileField};
+use super::profile;
 use crate::rows::SubmissionRow;
 use crate::rules;
+use crate::rules::ProfileField;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -271,15 +272,7 @@ impl Game {
             ..Default::default()
         };
         for (field, value) in values {
-            let slot = match field {
-                ProfileField::Nickname => &mut row.nickname,
-                ProfileField::Qq => &mut row.qq,
-                ProfileField::Tel => &mut row.tel,
-                ProfileField::Email => &mut row.email,
-                ProfileField::Stuid => &mut row.stuid,
-                ProfileField::Comment => &mut row.comment,
-            };
-            *slot = Some(value);
+            *row.field_mut(field) = Some(value);
         }
         Ok(row)
     }

@@ -137,6 +137,11 @@ impl FlagSpec {
         }
     }
 
+    /// Whether different users get different values of this flag.
+    pub fn is_per_user(&self) -> bool {
+        !matches!(self.kind, FlagKind::Static(_))
+    }
+
     /// The generator folder of a dynamic flag, `None` for the other kinds.
     pub fn generator(&self) -> Option<&str> {
         match &self.kind {

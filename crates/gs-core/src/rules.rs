@@ -5,8 +5,6 @@
 //! breaks another part of the system is caught by the compiler. The defaults are
 //! PKU GeekGame's, which the existing web frontend and the golden answers expect.
 
-use crate::state::profile::ProfileField;
-
 // ---------------------------------------------------------------------------------------
 // Groups
 // ---------------------------------------------------------------------------------------
@@ -263,6 +261,52 @@ pub fn board_pushes_first_blood(board: &BoardSpec) -> bool {
 // ---------------------------------------------------------------------------------------
 // Users
 // ---------------------------------------------------------------------------------------
+
+/// One editable profile field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProfileField {
+    /// Shown on boards.
+    Nickname,
+    /// QQ number.
+    Qq,
+    /// Telephone number.
+    Tel,
+    /// Tsinghua e-mail address.
+    Email,
+    /// Tsinghua student id, checked against a `carsi:` login key.
+    Stuid,
+    /// How the player heard of the contest.
+    Comment,
+}
+
+impl ProfileField {
+    /// Every field, in the order the reference validates them.
+    pub const ALL: [ProfileField; 6] = [
+        ProfileField::Nickname,
+        ProfileField::Qq,
+        ProfileField::Tel,
+        ProfileField::Email,
+        ProfileField::Stuid,
+        ProfileField::Comment,
+    ];
+
+    /// Column and JSON key name of the field.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProfileField::Nickname => "nickname",
+            ProfileField::Qq => "qq",
+            ProfileField::Tel => "tel",
+            ProfileField::Email => "email",
+            ProfileField::Stuid => "stuid",
+            ProfileField::Comment => "comment",
+        }
+    }
+
+    /// The field with this column name.
+    pub fn from_name(name: &str) -> Option<ProfileField> {
+        ProfileField::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
 
 /// Profile fields a user of `group` must fill in, in display order.
 pub fn profile_fields(group: &str) -> &'static [ProfileField] {

@@ -1,4 +1,4 @@
-//! The in-RAM game state: pure logic, no IO, no async.
+//! The in-RAM game state: pure logic, no IO, no async, no clock.
 //! Rebuilt from rows; answers are JSON values, push messages are values for the transport.
 
 pub mod actions;
@@ -13,6 +13,7 @@ pub mod flag;
 pub mod game;
 pub mod police;
 pub mod policy;
+pub mod problem_log;
 pub mod profile;
 pub mod push;
 pub mod render_cache;
@@ -24,4 +25,5 @@ pub mod user;
 
 pub use change::Change;
 pub use game::{Game, GameOptions, RowProblem};
+pub use problem_log::ProblemLog;
 pub use push::PushMessage;

@@ -4,6 +4,21 @@
 use crate::rows::TriggerRow;
 use crate::rules;
 
+/// Why trigger `row` cannot join `others` (another trigger has its tick or its time), if
+/// it cannot: the one check for loading, live changes and the admin panel. A trigger
+/// with the same id is the row being replaced, not a clash.
+pub fn clash(others: &[TriggerRow], row: &TriggerRow) -> Option<String> {
+    let others = || others.iter().filter(|t| t.id != row.id || row.id == 0);
+    if let Some(t) = others().find(|t| t.tick == row.tick) {
+        return Some(format!("tick {} already has trigger #{}", row.tick, t.id));
+    }
+    let t = others().find(|t| t.timestamp_s == row.timestamp_s)?;
+    Some(format!(
+        "timestamp {} already has trigger #{}",
+        row.timestamp_s, t.id
+    ))
+}
+
 /// All triggers of the contest, ordered by time.
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {

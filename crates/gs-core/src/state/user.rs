@@ -2,9 +2,10 @@
 //! (login → update profile → play → submit writeup), plus each user's scoring state.
 
 use super::challenge::UserIdx;
-use super::profile::{self, ProfileField};
+use super::profile;
 use crate::rows::{UserProfileRow, UserRow};
 use crate::rules;
+use crate::rules::ProfileField;
 
 /// A flag identified by its challenge's index in the game and its position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,15 +119,7 @@ impl User {
 
     /// The value of one profile field, when set.
     pub fn profile_value(&self, field: ProfileField) -> Option<&str> {
-        let p = self.profile.as_ref()?;
-        match field {
-            ProfileField::Nickname => p.nickname.as_deref(),
-            ProfileField::Qq => p.qq.as_deref(),
-            ProfileField::Tel => p.tel.as_deref(),
-            ProfileField::Email => p.email.as_deref(),
-            ProfileField::Stuid => p.stuid.as_deref(),
-            ProfileField::Comment => p.comment.as_deref(),
-        }
+        self.profile.as_ref()?.field(field)
     }
 
     /// Adds `delta` to the total and to `category`'s total (appending a new category).

@@ -3,6 +3,19 @@
 
 use crate::rows::GamePolicyRow;
 
+/// Why policy `row` cannot join `others` (another is effective after the same tick), if it
+/// cannot: the one check for loading, live changes and the admin panel.
+pub fn clash(others: &[GamePolicyRow], row: &GamePolicyRow) -> Option<String> {
+    let p = others
+        .iter()
+        .filter(|p| p.id != row.id || row.id == 0)
+        .find(|p| p.effective_after == row.effective_after)?;
+    Some(format!(
+        "policy #{} is already effective after tick {}",
+        p.id, row.effective_after
+    ))
+}
+
 /// The policies of the contest, ordered by `effective_after`.
 #[derive(Debug, Clone, Default)]
 pub struct Policies {

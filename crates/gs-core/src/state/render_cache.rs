@@ -1,6 +1,7 @@
 //! A per-text cache of rendered templates, keyed by viewer group and tick, so that a
 //! challenge description is rendered once per group and tick, not once per request.
 
+use super::problem_log::ProblemLog;
 use super::template;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,25 +26,41 @@ impl Clone for RenderCache {
 const MAX_ENTRIES: usize = 64;
 
 impl RenderCache {
-    /// Renders `source` for `group` at `tick`, or returns the cached HTML.
-    /// A failed render yields the placeholder HTML and logs the error once.
-    pub fn get(&self, what: &str, source: &str, group: Option<&str>, tick: i64) -> Arc<str> {
+    /// Renders `source` for `group` at `tick`, or returns the cached HTML. A failed
+    /// render yields the placeholder HTML and records the error in `problems` once.
+    /// The render runs outside the lock: a slow template holds up no other reader.
+    pub fn get(
+        &self,
+        what: impl FnOnce() -> String,
+        source: &str,
+        group: Option<&str>,
+        tick: i64,
+        problems: &ProblemLog,
+    ) -> Arc<str> {
         let key = (group.map(str::to_owned), tick);
-        // A poisoned lock only means another render panicked; the map is still valid.
-        let mut map = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(html) = map.get(&key) {
+        if let Some(html) = self.lock().get(&key) {
             return html.clone();
         }
         let (html, error) = template::render_or_placeholder(source, group, tick);
+        let html: Arc<str> = html.into();
+        let mut map = self.lock();
+        // Another reader may have rendered the same key meanwhile: keep the first.
+        if let Some(first) = map.get(&key) {
+            return first.clone();
+        }
         if let Some(error) = error {
-            tracing::error!("template render failed: {what}: {error}");
+            problems.record(format!("template render failed: {}: {error}", what()));
         }
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
-        let html: Arc<str> = html.into();
         map.insert(key, html.clone());
         html
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RenderKey, Arc<str>>> {
+        // A poisoned lock only means another render panicked; the map is still valid.
+        self.rendered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Forgets every rendering (the source changed).

@@ -1,4 +1,5 @@
-//! The RSA the providers need: reading PEM keys, RS256-signed JWTs (Microsoft's client
+//! Cryptography around the game: the admin panel's second-factor cookie (HMAC), and the
+//! RSA the identity providers need: reading PEM keys, RS256-signed JWTs (Microsoft's client
 //! assertion) and PKCS#1 v1.5 decryption (CARSI's attributes), plus base64url helpers.
 //!
 //! RSA is slow CPU work (milliseconds), so callers on the async runtime run these
@@ -6,6 +7,7 @@
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
@@ -16,6 +18,23 @@ use serde_json::Value;
 use sha2::Sha256;
 use std::fmt;
 use std::sync::Arc;
+
+/// Name of the admin panel's second-factor cookie.
+pub const ADMIN_2FA_COOKIE: &str = "admin_2fa";
+
+/// The `admin_2fa` cookie value for a login: hex HMAC-SHA256 keyed by the glitter token
+/// over `"admin_2fa:" + auth_token`. The admin panel lives in the reducer process, which
+/// knows the same token, so it can recompute and compare this value.
+pub fn admin_2fa_value(glitter_token: &str, auth_token: &str) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(glitter_token.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(b"admin_2fa:");
+    mac.update(auth_token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
 
 /// An RSA private key whose `Debug` never shows it.
 #[derive(Clone)]
@@ -87,6 +106,21 @@ pub fn jwt_claims(token: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_2fa_is_hex_hmac_sha256() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let v = admin_2fa_value("tok", "abc");
+        assert_eq!(v.len(), 64);
+        assert_ne!(v, admin_2fa_value("tok", "abd"));
+        assert_ne!(v, admin_2fa_value("tok2", "abc"));
+    }
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier;
     use rsa::traits::PublicKeyParts;

@@ -1,6 +1,7 @@
 //! Announcements: Jinja + Markdown texts shown to players, newest first.
 //! Creating one produces a `new_announcement` push message.
 
+use super::problem_log::ProblemLog;
 use super::render_cache::RenderCache;
 use crate::rows::AnnouncementRow;
 use serde_json::{json, Value};
@@ -23,11 +24,12 @@ impl Announcement {
     }
 
     /// The answer item of `announcements` for a viewer of `group` at `tick`.
-    pub fn describe(&self, group: Option<&str>, tick: i64) -> Value {
-        let what = format!("announcement #{} ({})", self.row.id, self.row.title);
+    /// Render failures go to `problems`.
+    pub fn describe(&self, group: Option<&str>, tick: i64, problems: &ProblemLog) -> Value {
+        let what = || format!("announcement #{} ({})", self.row.id, self.row.title);
         let content = self
             .rendered
-            .get(&what, &self.row.content_template, group, tick);
+            .get(what, &self.row.content_template, group, tick, problems);
         json!({
             "id": self.row.id,
             "title": self.row.title,

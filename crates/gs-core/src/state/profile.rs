@@ -1,6 +1,7 @@
 //! Player profiles: per-group fields, validation with the reference's messages, display width.
 //! Badges shown next to a user (`rookie`, extra ones) and the admin remark from login properties.
 
+use crate::rules::ProfileField;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -11,52 +12,6 @@ use unicode_segmentation::UnicodeSegmentation;
 
 /// Longest accepted nickname display width (see [`display_width`]).
 pub const MAX_NICKNAME_WIDTH: usize = 40;
-
-/// One editable profile field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProfileField {
-    /// Shown on boards.
-    Nickname,
-    /// QQ number.
-    Qq,
-    /// Telephone number.
-    Tel,
-    /// Tsinghua e-mail address.
-    Email,
-    /// Tsinghua student id, checked against a `carsi:` login key.
-    Stuid,
-    /// How the player heard of the contest.
-    Comment,
-}
-
-impl ProfileField {
-    /// Every field, in the order the reference validates them.
-    pub const ALL: [ProfileField; 6] = [
-        ProfileField::Nickname,
-        ProfileField::Qq,
-        ProfileField::Tel,
-        ProfileField::Email,
-        ProfileField::Stuid,
-        ProfileField::Comment,
-    ];
-
-    /// Column and JSON key name of the field.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProfileField::Nickname => "nickname",
-            ProfileField::Qq => "qq",
-            ProfileField::Tel => "tel",
-            ProfileField::Email => "email",
-            ProfileField::Stuid => "stuid",
-            ProfileField::Comment => "comment",
-        }
-    }
-
-    /// The field with this column name.
-    pub fn from_name(name: &str) -> Option<ProfileField> {
-        ProfileField::ALL.into_iter().find(|f| f.name() == name)
-    }
-}
 
 /// Validates one field value; `login_key` is only used for the student id.
 pub fn check_field(field: ProfileField, value: &str, login_key: &str) -> Result<(), String> {

@@ -167,7 +167,7 @@ impl Game {
         let list: Vec<Value> = self
             .announcements
             .iter()
-            .map(|a| a.describe(group, self.cur_tick))
+            .map(|a| a.describe(group, self.cur_tick, &self.problem_log))
             .collect();
         ok(json!({ "list": list }))
     }
@@ -262,9 +262,9 @@ impl Game {
                         board_rank: self.rank_on(board_key, ui),
                     }),
                     Some(self.timeline.describe(tick)),
-                    self.announcements
-                        .first()
-                        .map_or(Value::Null, |a| a.describe(Some(&u.row.group), tick)),
+                    self.announcements.first().map_or(Value::Null, |a| {
+                        a.describe(Some(&u.row.group), tick, &self.problem_log)
+                    }),
                 )
             }
             _ => (None, None, Value::Null),
@@ -299,7 +299,7 @@ impl Game {
             return error_answer("NOT_FOUND", "题目不存在");
         };
         ok(json!({
-            "desc": &*ch.render_desc(Some(&u.row.group), self.cur_tick),
+            "desc": &*ch.render_desc(Some(&u.row.group), self.cur_tick, &self.problem_log),
             "actions": ch.describe_actions(self.cur_tick),
         }))
     }

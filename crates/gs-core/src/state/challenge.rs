@@ -2,6 +2,7 @@
 //! state the game keeps per challenge and flag (solvers, current scores, score history).
 
 use super::flag::FlagSpec;
+use super::problem_log::ProblemLog;
 use super::render_cache::RenderCache;
 use crate::rows::ChallengeRow;
 use crate::rules;
@@ -170,11 +171,17 @@ impl Challenge {
         })
     }
 
-    /// The description rendered for a viewer of `group` at `tick` (cached).
-    pub fn render_desc(&self, group: Option<&str>, tick: i64) -> std::sync::Arc<str> {
-        let what = format!("challenge {} ({})", self.row.key, self.row.title);
+    /// The description rendered for a viewer of `group` at `tick` (cached); render
+    /// failures go to `problems`.
+    pub fn render_desc(
+        &self,
+        group: Option<&str>,
+        tick: i64,
+        problems: &ProblemLog,
+    ) -> std::sync::Arc<str> {
+        let what = || format!("challenge {} ({})", self.row.key, self.row.title);
         self.rendered
-            .get(&what, &self.row.desc_template, group, tick)
+            .get(what, &self.row.desc_template, group, tick, problems)
     }
 
     /// Forgets rendered descriptions (the template or the tick changed).
