@@ -153,6 +153,67 @@ async fn fault_database_stall_exactly_once_and_reads_stay_up() {
     );
 }
 
+/// SIGTERM of a worker while submissions wait for the database: the worker finishes them
+/// (judged, applied, answered) before it exits, and exits as soon as they are done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn worker_sigterm_finishes_the_actions_in_flight() {
+    let mut run = start_cluster(None, 200, 1).await;
+    let port = run.cluster.api_port;
+    let lock = rusqlite::Connection::open(run.cluster.dir.path().join("gs.db"))
+        .expect("open the database");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let ledger = Ledger::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let some = Players {
+        tokens: run.players.tokens[..4].to_vec(),
+        challenges: run.players.challenges.clone(),
+    };
+    let load = spawn_load(port, &some, 4, Duration::ZERO, false, &ledger, stop);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let worker = &mut run.workers[0];
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &worker.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let asked = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    lock.execute_batch("ROLLBACK").expect("release the lock");
+    drop(lock);
+    let exited = loop {
+        if let Some(status) = worker.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(15),
+            "the worker did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let exited_after = asked.elapsed();
+    for task in load {
+        task.await.expect("load task");
+    }
+    println!(
+        "worker SIGTERM with 4 submissions waiting 1 s on the database: exited ({exited}) {exited_after:?} after the signal; {:?}",
+        ledger.counts()
+    );
+    ledger
+        .check(&run.cluster.database_url, "worker SIGTERM")
+        .await;
+    assert_eq!(
+        ledger.counts().get("acknowledged"),
+        Some(&4),
+        "every submission in flight judged and answered:\n{}",
+        run.cluster.log("worker0.log")
+    );
+    assert!(
+        exited_after < Duration::from_secs(3),
+        "the worker took {exited_after:?} to stop"
+    );
+}
+
 /// kill -9 of the reducer under a submission load, restarted at once: nothing
 /// acknowledged is lost, nothing is stored twice, and the service is back within 3 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

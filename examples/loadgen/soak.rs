@@ -770,7 +770,7 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
         .ok_or("uid 1 (the admin) has no auth token")?;
     let cookies = format!(
         "auth_token={admin_token}; admin_2fa={}",
-        gs::worker::http::auth::admin_2fa_value(config.glitter.token.expose(), &admin_token)
+        gs::crypto::admin_2fa_value(config.glitter.token.expose(), &admin_token)
     );
     let panel = format!("http://{}{}", config.admin.listen, config.admin.url_prefix);
     let api = config.api.listen;
@@ -969,22 +969,27 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
             .or_default()
             .push(s.told);
     }
+    // The same text can be sent twice on purpose (two flags of a challenge may share a
+    // player's value): what is stored must lie between the acknowledged sends and those
+    // plus the unknown ones; more is a duplicate, or a "failed" one stored.
     for (key, told) in &per_key {
-        let n = after.get(key).copied().unwrap_or(0) - before.get(key).copied().unwrap_or(0);
+        let n = after
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(before.get(key).copied().unwrap_or(0));
         let acknowledged = told.iter().filter(|t| **t == Told::Acknowledged).count();
         let unknown = told.iter().filter(|t| **t == Told::Unknown).count();
-        if n > 1 {
-            twice += 1;
+        let refused = told.len() - acknowledged - unknown;
+        lost += acknowledged.saturating_sub(n);
+        let extra = n.saturating_sub(acknowledged + unknown);
+        if refused > 0 {
+            failed_stored += extra.min(refused);
+            twice += extra.saturating_sub(refused);
+        } else {
+            twice += extra;
         }
-        if acknowledged > 0 && n == 0 {
-            lost += 1;
-        }
-        if acknowledged == 0 && unknown == 0 && n > 0 {
-            failed_stored += 1;
-        }
-        if acknowledged == 0 && unknown > 0 && n > 0 {
-            unknown_stored += 1;
-        }
+        unknown_stored += n.saturating_sub(acknowledged).min(unknown);
     }
     let mut title_counts: HashMap<&str, usize> = HashMap::new();
     for t in &titles {
