@@ -182,13 +182,17 @@ pub async fn run_worker_with(
     let addr = listener.local_addr()?;
     let index = shared.index;
     let store = Store::connect(&shared.config.database.url).await?;
-    let follower = tokio::spawn(follow::run(shared.clone(), store, shutdown.clone()));
+    // The follower stops after the HTTP server: the requests in flight at shutdown are
+    // finished, and an action's request waits until its change is applied.
+    let (stop_following, following) = watch::channel(false);
+    let follower = tokio::spawn(follow::run(shared.clone(), store, following));
     tracing::info!("worker {index} listening on http://{addr}");
     let mut stop = shutdown.clone();
     let result = crate::worker::http::serve(shared, listener, async move {
         let _ = stop.wait_for(|s| *s).await;
     })
     .await;
+    let _ = stop_following.send(true);
     follower.abort();
     result.with_context(|| format!("worker {index} HTTP server failed"))
 }

@@ -3,51 +3,12 @@
 //! issue 10: a failed commit used to leave a pooled connection inside a transaction).
 //! Needs `mount -t tmpfs` (root); says so and passes where the machine forbids it.
 
+mod common;
+
+use common::SmallDisk;
 use gs::rows::{UserProfileRow, UserRow};
 use gs::store::Store;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// A small tmpfs mounted for one test and unmounted afterwards.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().ok()?;
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(SmallDisk { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
-/// Fills the disk with a file until writing fails; returns the file.
-fn fill(dir: &Path) -> PathBuf {
-    use std::io::Write;
-    let path = dir.join("filler");
-    let mut f = std::fs::File::create(&path).expect("filler");
-    let block = vec![0u8; 64 * 1024];
-    while f.write_all(&block).is_ok() {}
-    let small = vec![0u8; 512];
-    while f.write_all(&small).is_ok() {}
-    let _ = f.flush();
-    path
-}
 
 fn user(n: usize) -> (UserRow, UserProfileRow) {
     let user = UserRow {
@@ -91,7 +52,7 @@ async fn store_recovers_after_the_disk_was_full() {
         .await
         .expect("a first batch on a free disk");
 
-    let filler = fill(disk.path());
+    let filler = disk.fill();
     let mut failures = Vec::new();
     for round in 0..5 {
         if let Err(e) = write_users(&store, 1000 + round * 100, 100).await {

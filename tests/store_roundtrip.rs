@@ -359,8 +359,61 @@ async fn dynamic_flag_table(kind: Kind) {
     store.close().await;
 }
 
+/// Settling action ids waits for a transaction still writing them and reports how it
+/// ended (a commit whose reply was lost may still be finishing); the claims it makes to
+/// find out leave nothing behind.
+async fn settled_actions_wait_for_the_writer(kind: Kind) {
+    use std::collections::HashSet;
+    use std::time::Duration;
+    let db = TestDb::new(kind).await;
+    let store = db.store().await;
+    let mut done = store.write_batch().await.unwrap();
+    done.record_action("a", 1, "{}").await.unwrap();
+    done.commit().await.unwrap();
+    for commits in [true, false] {
+        let mut open = store.write_batch().await.unwrap();
+        let id = if commits { "b" } else { "c" };
+        open.record_action(id, 2, "{}").await.unwrap();
+        let settling = tokio::spawn({
+            let store = store.clone();
+            let ids = ["a", id, "x"];
+            async move { store.settled_actions(&ids).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !settling.is_finished(),
+            "settled before the writer of {id} ended"
+        );
+        if commits {
+            open.commit().await.unwrap();
+        } else {
+            open.rollback().await;
+        }
+        let settled = tokio::time::timeout(Duration::from_secs(10), settling)
+            .await
+            .expect("settled once the writer ended")
+            .unwrap()
+            .unwrap();
+        let mut want: HashSet<String> = HashSet::from(["a".to_owned()]);
+        if commits {
+            want.insert(id.to_owned());
+        }
+        assert_eq!(settled, want);
+    }
+    let ids: Vec<String> = store
+        .committed_actions(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["a", "b"], "the claims were rolled back");
+    store.close().await;
+}
+
 on_all_engines!(
     dynamic_flag_table,
+    settled_actions_wait_for_the_writer,
     golden_round_trip,
     import_refuses_non_empty,
     import_is_all_or_nothing,

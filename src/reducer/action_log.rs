@@ -55,6 +55,11 @@ impl ActionLog {
         }
     }
 
+    /// The ids whose commit may or may not have happened.
+    pub fn doubted(&self) -> Vec<String> {
+        self.in_doubt.iter().cloned().collect()
+    }
+
     /// Marks ids whose commit may or may not have happened.
     pub fn doubt(&mut self, ids: impl IntoIterator<Item = String>) {
         self.in_doubt.extend(ids);

@@ -121,6 +121,10 @@ async fn write(
     let mut events: Vec<Event> = Vec::new();
     let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(pending.len());
     let mut failed = None;
+    // The ids recorded with their rows, and whether some action wrote without an id: what
+    // tells afterwards whether a commit of unknown fate happened.
+    let mut recorded: Vec<&str> = Vec::new();
+    let mut written_without_id = false;
     let now = now_ms();
     for &i in pending {
         let (action, id) = items[i];
@@ -132,12 +136,17 @@ async fn write(
                 break;
             }
         };
-        if let (Some(id), Ok(reply), true) = (id, &outcome, events.len() > written_before) {
-            let text = serde_json::to_string(reply).unwrap_or_default();
-            if let Err(e) = batch.record_action(id, now, &text).await {
-                failed = Some(e.to_string());
-                break;
+        let wrote = events.len() > written_before;
+        match (id, &outcome) {
+            (Some(id), Ok(reply)) if wrote => {
+                let text = serde_json::to_string(reply).unwrap_or_default();
+                if let Err(e) = batch.record_action(id, now, &text).await {
+                    failed = Some(e.to_string());
+                    break;
+                }
+                recorded.push(id);
             }
+            _ => written_without_id |= wrote,
         }
         outcomes.push((i, outcome));
     }
@@ -152,7 +161,8 @@ async fn write(
         }
         None => match batch.commit().await {
             Ok(()) => Ending::Committed,
-            Err(e) => Ending::InDoubt(e.to_string()),
+            Err(e) if written_without_id => Ending::InDoubt(e.to_string()),
+            Err(e) => settle(r, &recorded, e.to_string()).await,
         },
     };
     match ending {
@@ -197,6 +207,7 @@ async fn write(
             );
             r.counter = counter_before;
             r.needs_reload = true;
+            r.may_hold_unpublished = true;
             r.log.doubt(
                 pending
                     .iter()
@@ -217,17 +228,66 @@ async fn write(
     }
 }
 
-/// Loads the game and the committed action ids again after a failed batch; the counter
-/// jumps so that workers see a gap and catch up.
+/// Settles a commit that failed without saying whether it happened (a killed or broken
+/// connection), from the action ids recorded with its rows, once its transaction has
+/// ended for certain: all of them committed, it happened; none, it did not; otherwise
+/// (the database cannot tell now) it stays in doubt.
+async fn settle(r: &Reducer, recorded: &[&str], error: String) -> Ending {
+    if recorded.is_empty() {
+        return Ending::InDoubt(error);
+    }
+    // The connection that failed may not be the only one gone (a restarted server, a
+    // killed pool): a few attempts, each on a connection of its own.
+    let mut settled = r.store.settled_actions(recorded).await;
+    for _ in 0..2 {
+        if settled.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        settled = r.store.settled_actions(recorded).await;
+    }
+    match settled {
+        Ok(committed) if committed.len() == recorded.len() => {
+            tracing::warn!(
+                "reducer: the commit of a batch of {} actions reported an error but happened: {error}",
+                recorded.len()
+            );
+            Ending::Committed
+        }
+        Ok(committed) if committed.is_empty() => Ending::NotCommitted(error),
+        Ok(committed) => Ending::InDoubt(format!(
+            "{error}; {} of {} action ids found committed",
+            committed.len(),
+            recorded.len()
+        )),
+        Err(e) => Ending::InDoubt(format!("{error}; cannot tell now: {e}")),
+    }
+}
+
+/// Loads the game and the committed action ids again after a failed batch. Workers hold
+/// exactly what was published, which is what the database holds unless a commit of
+/// unknown fate happened: only then does the counter jump, so that they reload too.
 pub async fn reload(r: &mut Reducer) -> anyhow::Result<()> {
+    let doubted = r.log.doubted();
+    if !doubted.is_empty() {
+        // Their transactions must have ended before the records are read.
+        let ids: Vec<&str> = doubted.iter().map(String::as_str).collect();
+        r.store.settled_actions(&ids).await?;
+    }
     let since = now_ms() - super::action_log::REMEMBERED_FOR.as_millis() as i64;
     let records = r.store.committed_actions(since).await?;
     let options = r.config.game_options();
     r.game = crate::store::load_game(&r.store, Some(r.game.cur_tick), options).await?;
     r.log.reload(records, Instant::now());
-    r.counter += 2;
-    r.broadcaster.jump(r.counter, r.game.cur_tick).await;
+    let jump = std::mem::take(&mut r.may_hold_unpublished);
+    if jump {
+        r.counter += 2;
+        r.broadcaster.jump(r.counter, r.game.cur_tick).await;
+    }
     r.needs_reload = false;
-    tracing::info!("reducer: reloaded the game after a failed batch");
+    tracing::info!(
+        "reducer: reloaded the game after a failed batch{}",
+        if jump { "; workers reload too" } else { "" }
+    );
     Ok(())
 }

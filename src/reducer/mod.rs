@@ -43,6 +43,9 @@ pub struct Reducer {
     pub log: ActionLog,
     /// A batch failed and the game may hold changes that are not stored: reload first.
     pub needs_reload: bool,
+    /// A commit of unknown fate may have stored changes that were never published: the
+    /// next reload moves the counter so that workers reload too.
+    pub may_hold_unpublished: bool,
     /// Signs the player tokens of new users.
     pub signer: TokenSigner,
     /// Worker telemetry and liveness.
@@ -92,6 +95,7 @@ impl Reducer {
             broadcaster,
             log,
             needs_reload: false,
+            may_hold_unpublished: false,
             signer,
             health: Health::default(),
             notifier,

@@ -2,9 +2,10 @@
 //! with its rows, so that a retried action is answered from the record, never run twice.
 
 use super::batch::WriteBatch;
-use super::db::Val;
+use super::db::{Engine, Val};
 use super::schema::ACTION_TABLE;
 use super::{Context, Result, Store};
+use std::collections::HashSet;
 
 impl WriteBatch {
     /// Records that the action `action_id` is committed with this batch, answered `reply`.
@@ -52,6 +53,40 @@ impl Store {
         .ctx(what)?;
         tx.rollback().await;
         Ok(out)
+    }
+
+    /// Which of `ids` are committed, once every transaction that may still be writing them
+    /// has ended. A commit whose reply was lost (a killed or broken connection) can still
+    /// be finishing on the server; a plain read before it ends would call it not stored.
+    /// So each id is claimed in a transaction that is then rolled back: the claim waits for
+    /// an uncommitted record of the same id to be committed or rolled back, and finds a
+    /// committed one as a duplicate.
+    pub async fn settled_actions(&self, ids: &[&str]) -> Result<HashSet<String>> {
+        let what = || "settling the fate of action ids".to_owned();
+        let mut tx = self.begin("settling the fate of action ids").await?;
+        let e = tx.engine();
+        let table = e.quote(ACTION_TABLE);
+        let sql = e.sql(&match e {
+            Engine::Sqlite => format!(
+                "INSERT OR IGNORE INTO {table} (action_id, committed_ms, reply) VALUES (?, 0, '')"
+            ),
+            Engine::MySql => format!(
+                "INSERT IGNORE INTO {table} (action_id, committed_ms, reply) VALUES (?, 0, '')"
+            ),
+            Engine::Postgres => format!(
+                "INSERT INTO {table} (action_id, committed_ms, reply) VALUES (?, 0, '') \
+                 ON CONFLICT (action_id) DO NOTHING"
+            ),
+        });
+        let mut committed = HashSet::new();
+        for id in ids {
+            let inserted = tx.exec(&sql, &[Val::Text(id)]).await.ctx(what)?;
+            if inserted == 0 {
+                committed.insert((*id).to_owned());
+            }
+        }
+        tx.rollback().await;
+        Ok(committed)
     }
 
     /// Deletes the records of actions committed before `before_ms`; returns how many.

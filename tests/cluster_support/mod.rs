@@ -17,6 +17,8 @@ pub struct Cluster {
     pub config: PathBuf,
     pub api_port: u16,
     pub admin_port: u16,
+    /// The database every process of the cluster uses.
+    pub database_url: String,
 }
 
 impl Cluster {
@@ -68,6 +70,7 @@ destructive_uids = [1]
             config,
             api_port,
             admin_port,
+            database_url: url,
         }
     }
 

@@ -1,12 +1,18 @@
-//! The fault tests' ledger: every submission sent, how it was answered, and the check
-//! that no acknowledged one is lost, none is stored twice, and no "failed" one is stored.
+//! The fault tests' support: the ledger of every submission sent and how it was answered,
+//! with the check that no acknowledged one is lost, none is stored twice and no "failed"
+//! one is stored; submission loads and readers; network namespaces (`netns`) and a proxy
+//! that impairs a link (`proxy`).
 #![allow(dead_code)]
 
-use crate::cluster_support::{Cluster, WISH_VERSION};
+pub mod netns;
+pub mod proxy;
+
+use crate::cluster_support::{wish, WISH_VERSION};
 use gs::rows::Dump;
 use gs::store::Store;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,11 +65,14 @@ pub async fn import_contest(url: &str, users: usize) -> Players {
         ..gs::demo::ContestShape::default()
     };
     let tables = gs::demo::generate(&shape);
-    let tokens = tables
-        .user
+    // Those the worker lets submit (an incomplete profile is refused before the reducer).
+    let tick = gs::state::trigger::Timeline::new(tables.trigger.clone()).tick_at(now);
+    let game = gs::state::Game::build(tables.clone(), tick, Default::default());
+    let tokens = game
+        .users
         .iter()
-        .filter(|u| u.enabled && u.terms_agreed && u.group != "banned" && u.id != 1)
-        .filter_map(|u| u.auth_token.clone())
+        .filter(|u| u.check_play_game().is_ok() && u.row.id != 1)
+        .filter_map(|u| u.row.auth_token.clone())
         .collect();
     let challenges = tables
         .challenge
@@ -123,6 +132,17 @@ impl Ledger {
             prev = t;
         }
         gap
+    }
+
+    /// How long after `from` the first acknowledgement came (the service back), if any.
+    pub fn first_ack_after(&self, from: Instant) -> Option<Duration> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, t, at)| *t == Told::Acknowledged && *at >= from)
+            .map(|(_, _, at)| *at - from)
+            .min()
     }
 
     /// Checks the database against the ledger; panics with the first violation.
@@ -191,18 +211,24 @@ pub async fn submit(
     t
 }
 
-/// Players submitting through `port` until `stop` flips: each player at most once (the
-/// flag cooldown is 10 s), `parallel` at a time, each pausing `pace` between two.
+/// Players submitting through `port` until `stop` flips, `parallel` at a time, each
+/// pausing `pace` between two. Without `cycle` each player submits at most once (the flag
+/// cooldown is 10 s); with it, a player submits again once the cooldown has passed.
 pub fn spawn_load(
     port: u16,
     players: &Players,
     parallel: usize,
     pace: Duration,
+    cycle: bool,
     ledger: &Ledger,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = Arc::new(Mutex::new(players.tokens.clone()));
+    let now = Instant::now();
+    let queue: VecDeque<(String, Instant)> =
+        players.tokens.iter().map(|t| (t.clone(), now)).collect();
+    let queue = Arc::new(Mutex::new(queue));
     let challenges = Arc::new(players.challenges.clone());
+    let cooldown = Duration::from_secs_f64(gs::rules::FLAG_COOLDOWN_S + 0.5);
     (0..parallel)
         .map(|_| {
             let (queue, challenges, ledger, stop) = (
@@ -216,12 +242,24 @@ pub fn spawn_load(
                     .timeout(Duration::from_secs(30))
                     .build()
                     .expect("client");
+                // Spread over the pace: the tasks must not submit in bursts.
+                tokio::time::sleep(pace.mul_f64(rand::random::<f64>())).await;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let Some(token) = queue.lock().unwrap().pop() else {
+                    let Some((token, ready)) = queue.lock().unwrap().pop_front() else {
                         return;
                     };
+                    tokio::time::sleep_until(ready.into()).await;
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
                     let challenge = &challenges[rand::random::<usize>() % challenges.len()];
                     submit(&client, port, &token, challenge, &ledger).await;
+                    if cycle {
+                        queue
+                            .lock()
+                            .unwrap()
+                            .push_back((token, Instant::now() + cooldown));
+                    }
                     tokio::time::sleep(pace).await;
                 }
             })
@@ -229,7 +267,73 @@ pub fn spawn_load(
         .collect()
 }
 
-/// The database URL of a cluster on SQLite.
-pub fn sqlite_url(cluster: &Cluster) -> String {
-    format!("sqlite://{}/gs.db", cluster.dir.path().display())
+/// Polls a read endpoint every 50 ms until `stop`; counts NO_GAME and other failures.
+pub fn spawn_reader(port: u16, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(usize, usize)> {
+    tokio::spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
+        let (mut reads, mut bad) = (0, 0);
+        while !stop.load(Ordering::Relaxed) {
+            let answer = wish(&client, port, "game_info", None, json!({})).await;
+            reads += 1;
+            if !answer["error"].is_null() || !answer["cur_tick"].is_i64() {
+                bad += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (reads, bad)
+    })
+}
+
+/// A steady load: 32 players at a time, each submitting again after the flag cooldown,
+/// paced so that players off cooldown never run out (at most one per 100 ms per task).
+pub struct PacedLoad {
+    pub ledger: Ledger,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl PacedLoad {
+    pub fn start(port: u16, players: &Players) -> PacedLoad {
+        let ledger = Ledger::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        const PARALLEL: usize = 32;
+        let cooldown = gs::rules::FLAG_COOLDOWN_S + 0.5;
+        let pace = Duration::from_secs_f64(
+            (PARALLEL as f64 * cooldown / players.tokens.len().max(1) as f64).max(0.1),
+        );
+        let tasks = spawn_load(port, players, PARALLEL, pace, true, &ledger, stop.clone());
+        PacedLoad {
+            ledger,
+            stop,
+            tasks,
+        }
+    }
+
+    /// Stops the load and waits for every answer; returns the ledger.
+    pub async fn finish(self) -> Ledger {
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.expect("load task");
+        }
+        self.ledger
+    }
+}
+
+/// A worker's state counter and the reducer's, from its `/readyz`.
+pub async fn counters(client: &reqwest::Client, port: u16) -> Option<(u64, u64)> {
+    let answer: Value = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some((
+        answer["state_counter"].as_u64()?,
+        answer["reducer_state_counter"].as_u64()?,
+    ))
 }

@@ -92,6 +92,11 @@ impl TestDb {
         }
     }
 
+    /// The database's name on its server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Connects and migrates.
     pub async fn store(&self) -> Store {
         let store = Store::connect(&self.url).await.expect("connect");

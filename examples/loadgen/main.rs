@@ -8,6 +8,10 @@
 //!   per player), waits for the next broadcast (the contest's next trigger) and reports
 //!   how long it took to reach every connection; with the server's pid, also its memory
 //!   before, with the connections idle, and after they closed.
+//! - `loadgen soak --config GS_TOML --dump CONTEST_JSON --gs GS_BINARY [options]`: a
+//!   reducer and workers under a mixed load and random faults (`soak.rs`, scripts/soak.sh).
+
+mod soak;
 
 use futures_util::StreamExt;
 use gs::rows::Dump;
@@ -37,18 +41,14 @@ fn players(game: &Game) -> Vec<(u32, String)> {
         .collect()
 }
 
-async fn submit(
-    url: &str,
-    dump: &str,
-    db_url: &str,
-    concurrency: usize,
-    seconds: u64,
-    rate: Option<f64>,
-) -> Result<(), BoxError> {
-    let game = load_game(dump)?;
-    // Every (player, flag) not passed yet, interleaved across players.
-    let mut per_user: Vec<Vec<(String, String, String, i64)>> = Vec::new();
-    for (ui, token) in players(&game) {
+/// One correct flag a player has not submitted yet: (auth token, challenge key, flag, uid).
+type FlagJob = (String, String, String, i64);
+
+/// Every (player, flag) not passed yet, interleaved across players (each player's first,
+/// then each one's second, …).
+fn correct_flags(game: &Game) -> Vec<FlagJob> {
+    let mut per_user: Vec<Vec<FlagJob>> = Vec::new();
+    for (ui, token) in players(game) {
         let uid = game.users[ui as usize].id();
         let mut jobs = Vec::new();
         for ch in game
@@ -85,10 +85,23 @@ async fn submit(
             }
         }
     }
+    jobs
+}
+
+async fn submit(
+    url: &str,
+    dump: &str,
+    db_url: &str,
+    concurrency: usize,
+    seconds: u64,
+    rate: Option<f64>,
+) -> Result<(), BoxError> {
+    let game = load_game(dump)?;
+    let jobs = correct_flags(&game);
     println!(
         "{} correct submissions available from {} players",
         jobs.len(),
-        per_user.len()
+        players(&game).len()
     );
     let jobs = Arc::new(jobs);
     let next = Arc::new(AtomicUsize::new(0));
@@ -319,7 +332,8 @@ async fn main() -> Result<(), BoxError> {
             let rate = arg(7).parse().ok();
             submit(&arg(2), &arg(3), &arg(4), concurrency, seconds, rate).await
         }
+        "soak" => soak::run(&args[2..]).await,
         "ws" => ws(&arg(2), &arg(3), arg(4).parse().unwrap_or(10_000), arg(5).parse().ok()).await,
-        _ => Err("usage: loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS] [RATE] | loadgen ws URL DUMP CONNECTIONS [SERVER_PID]".into()),
+        _ => Err("usage: loadgen submit URL DUMP DB_URL [CONCURRENCY] [SECONDS] [RATE] | loadgen ws URL DUMP CONNECTIONS [SERVER_PID] | loadgen soak --config GS_TOML --dump CONTEST_JSON --gs GS_BINARY [options]".into()),
     }
 }
