@@ -27,19 +27,19 @@ pub struct Browser {
 
 impl Browser {
     /// Starts Chromium, or `None` (with a message) when it is not installed. With
-    /// `GS_REQUIRE_BROWSER=1` (set by `.ci/run`) a missing Chromium fails the test instead,
+    /// `CI_REQUIRE_BROWSER=1` (set by `.ci/run`) a missing Chromium fails the test instead,
     /// so that CI never passes without having run the browser.
     pub async fn start() -> Option<Browser> {
         if !std::path::Path::new(CHROMIUM).exists() {
-            let required = std::env::var("GS_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+            let required = std::env::var("CI_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
             assert!(
                 !required,
-                "{CHROMIUM} is not installed but GS_REQUIRE_BROWSER=1 requires the browser \
+                "{CHROMIUM} is not installed but CI_REQUIRE_BROWSER=1 requires the browser \
                  test to run (apt-get install -y chromium chromium-driver)"
             );
             eprintln!(
                 "SKIPPED: {CHROMIUM} is not installed (apt-get install -y chromium); \
-                 GS_REQUIRE_BROWSER=1 makes this a failure"
+                 CI_REQUIRE_BROWSER=1 makes this a failure"
             );
             return None;
         }
