@@ -741,6 +741,12 @@ fn mib(kib: Option<u64>) -> String {
     kib.map_or("-".to_owned(), |k| format!("{}", k / 1024))
 }
 
+/// The machine's 1-minute load average (Linux), if it can be read.
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// Runs the soak; `Err` when a check failed.
 pub async fn run(args: &[String]) -> Result<(), BoxError> {
     let o = parse_options(args)?;
@@ -870,6 +876,7 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
     let mut recoveries: Vec<(FaultKind, Option<Duration>, Duration)> = Vec::new();
     let mut exits: Vec<(Part, String)> = Vec::new();
     let mut memory: HashMap<Part, (Option<u64>, Option<u64>, u64)> = HashMap::new();
+    let mut loads: Vec<f64> = Vec::new();
     let mut next_fault = started + Duration::from_secs_f64(o.fault_every / 2.0);
     let mut next_sample = started;
     let mut last_acknowledged = 0usize;
@@ -892,8 +899,10 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
                 slot.2 = slot.2.max(kib.unwrap_or(0));
                 rss.push(format!("{part} {}", mib(kib)));
             }
+            let load = load_average();
+            loads.extend(load);
             println!(
-                "[{:>5} s] acknowledged {acknowledged} (+{}), failed {}, unknown {}, not sent {} · reads {reads} ok, {} failed, {} worker down · WebSockets {} open, {} messages · RSS MiB: {}",
+                "[{:>5} s] acknowledged {acknowledged} (+{}), failed {}, unknown {}, not sent {} · reads {reads} ok, {} failed, {} worker down · WebSockets {} open, {} messages · RSS MiB: {} · load {}",
                 started.elapsed().as_secs(),
                 acknowledged - last_acknowledged,
                 get(Told::Failed),
@@ -903,7 +912,8 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
                 shared.reads_down.load(Ordering::Relaxed),
                 shared.ws_open.load(Ordering::Relaxed),
                 shared.ws_messages.load(Ordering::Relaxed),
-                rss.join(", ")
+                rss.join(", "),
+                load.map_or("-".to_owned(), |l| format!("{l:.2}"))
             );
             last_acknowledged = acknowledged;
         }
@@ -1066,6 +1076,16 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
             backs.last().copied().unwrap_or_default(),
         );
     }
+    let mut all: Vec<Duration> = recoveries.iter().filter_map(|(_, b, _)| *b).collect();
+    all.sort();
+    println!(
+        "  {:<28} n={:<3} recovery median {:.2?}, max {:.2?}; not back within 60 s: {}",
+        "all faults",
+        recoveries.len(),
+        all.get(all.len() / 2).copied().unwrap_or_default(),
+        all.last().copied().unwrap_or_default(),
+        recoveries.len() - all.len(),
+    );
     let mut parts: Vec<_> = memory.keys().copied().collect();
     parts.sort_by_key(|p| p.to_string());
     let memory_line: Vec<String> = parts
@@ -1084,6 +1104,14 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
         "memory (RSS MiB, first sample → last, a restarted process starts afresh): {}",
         memory_line.join(", ")
     );
+    loads.sort_by(f64::total_cmp);
+    if let (Some(low), Some(high)) = (loads.first(), loads.last()) {
+        println!(
+            "machine load average (1 min) at the {} samples: min {low:.2}, median {:.2}, max {high:.2}",
+            loads.len(),
+            loads[loads.len() / 2]
+        );
+    }
     println!("processes that exited by themselves: {}", exits.len());
     let problems =
         lost + twice + failed_stored + admin_lost + admin_twice + admin_failed_stored + exits.len();
