@@ -206,25 +206,28 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
         .map(|index| bind_worker(&config, index))
         .collect::<anyhow::Result<Vec<_>>>()?;
     seed_demo_if_empty(&config).await?;
+    // Two stops: the parts in front of the reducer (workers, admin panel, police) first,
+    // the reducer once they are done, so that the actions in flight at shutdown are
+    // still judged, applied and answered.
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (reducer_stop_tx, mut reducer_stop) = watch::channel(false);
     let (requests_tx, requests_rx) = mpsc::channel(64);
-    let mut reducer_stop = stop_rx.clone();
-    let mut parts = tokio::task::JoinSet::new();
     let reducer_config = config.clone();
-    parts.spawn(async move {
+    let mut reducer = tokio::spawn(async move {
         run_reducer(reducer_config, requests_rx, async move {
             let _ = reducer_stop.wait_for(|s| *s).await;
         })
         .await
         .context("the reducer stopped")
     });
+    let mut parts = tokio::task::JoinSet::new();
     // The workers connect while the reducer starts; a reducer that cannot start is the
     // error to report, not the workers' wait for it.
     let mut workers = Vec::new();
     for index in 0..config.api.workers {
         let worker = tokio::select! {
             worker = new_worker(config.clone(), index) => worker?,
-            Some(failed) = parts.join_next() => return Err(part_stopped(failed)),
+            failed = &mut reducer => return Err(part_stopped(failed)),
         };
         workers.push(worker);
     }
@@ -260,19 +263,34 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
                 .context("the police stopped")
         });
     }
+    let mut reducer_stopped = false;
     let outcome = tokio::select! {
         _ = shutdown_signal() => Ok(()),
         Some(first) = parts.join_next() => Err(part_stopped(first)),
+        done = &mut reducer => {
+            reducer_stopped = true;
+            Err(part_stopped(done))
+        }
     };
     let _ = stop_tx.send(true);
     while let Some(done) = parts.join_next().await {
-        match done {
-            Ok(Err(e)) if outcome.is_ok() => tracing::error!("{e:#}"),
-            Err(e) => tracing::error!("a task crashed: {e}"),
-            _ => {}
-        }
+        log_stopped_part(done, outcome.is_ok());
+    }
+    if !reducer_stopped {
+        let _ = reducer_stop_tx.send(true);
+        log_stopped_part(reducer.await, outcome.is_ok());
     }
     outcome
+}
+
+/// Logs why a part stopped after the shutdown began (its error, unless `outcome_ok` is
+/// false: the error returned is then the first one).
+fn log_stopped_part(done: Result<anyhow::Result<()>, tokio::task::JoinError>, outcome_ok: bool) {
+    match done {
+        Ok(Err(e)) if outcome_ok => tracing::error!("{e:#}"),
+        Err(e) => tracing::error!("a task crashed: {e}"),
+        _ => {}
+    }
 }
 
 /// Why a part of `gs serve` that should run until shutdown stopped.

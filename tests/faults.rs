@@ -158,22 +158,59 @@ async fn fault_database_stall_exactly_once_and_reads_stay_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn worker_sigterm_finishes_the_actions_in_flight() {
     let mut run = start_cluster(None, 200, 1).await;
-    let port = run.cluster.api_port;
-    let lock = rusqlite::Connection::open(run.cluster.dir.path().join("gs.db"))
-        .expect("open the database");
+    let worker = &mut run.workers[0];
+    sigterm_with_actions_in_flight(&run.cluster, &run.players, worker, "worker0.log").await;
+}
+
+/// The same for `gs serve`, whose reducer is in the process: it stops only after the
+/// workers have answered what was in flight (stopped together, the reducer dropped the
+/// actions still queued, and their players waited 10 s for an error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_sigterm_finishes_the_actions_in_flight() {
+    let cluster = Cluster::new();
+    let players = import_contest(&cluster.database_url, 200).await;
+    let mut serve = cluster.spawn(&["serve"], "serve.log");
+    wait_serving(
+        &reqwest::Client::new(),
+        cluster.api_port,
+        Duration::from_secs(30),
+    )
+    .await;
+    sigterm_with_actions_in_flight(&cluster, &players, &mut serve, "serve.log").await;
+}
+
+/// Players submit through the cluster's first worker while an external writer holds
+/// SQLite's write lock; `process` (the worker, or `gs serve`) gets SIGTERM 0.5 s later and
+/// the lock is released 1 s after that. Every submission in flight must be judged and
+/// answered, checked against the database, and the process must exit within 3 s.
+async fn sigterm_with_actions_in_flight(
+    cluster: &Cluster,
+    players: &Players,
+    process: &mut Proc,
+    log: &str,
+) {
+    let lock =
+        rusqlite::Connection::open(cluster.dir.path().join("gs.db")).expect("open the database");
     lock.execute_batch("BEGIN IMMEDIATE")
         .expect("take the write lock");
     let ledger = Ledger::default();
     let stop = Arc::new(AtomicBool::new(false));
     let some = Players {
-        tokens: run.players.tokens[..4].to_vec(),
-        challenges: run.players.challenges.clone(),
+        tokens: players.tokens[..8].to_vec(),
+        challenges: players.challenges.clone(),
     };
-    let load = spawn_load(port, &some, 4, Duration::ZERO, false, &ledger, stop);
+    let load = spawn_load(
+        cluster.api_port,
+        &some,
+        8,
+        Duration::ZERO,
+        false,
+        &ledger,
+        stop,
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let worker = &mut run.workers[0];
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &worker.0.id().to_string()])
+        .args(["-TERM", &process.0.id().to_string()])
         .status()
         .expect("kill -TERM");
     assert!(status.success());
@@ -182,12 +219,12 @@ async fn worker_sigterm_finishes_the_actions_in_flight() {
     lock.execute_batch("ROLLBACK").expect("release the lock");
     drop(lock);
     let exited = loop {
-        if let Some(status) = worker.0.try_wait().expect("wait") {
+        if let Some(status) = process.0.try_wait().expect("wait") {
             break status;
         }
         assert!(
             asked.elapsed() < Duration::from_secs(15),
-            "the worker did not exit"
+            "{log}: the process did not exit"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -196,21 +233,19 @@ async fn worker_sigterm_finishes_the_actions_in_flight() {
         task.await.expect("load task");
     }
     println!(
-        "worker SIGTERM with 4 submissions waiting 1 s on the database: exited ({exited}) {exited_after:?} after the signal; {:?}",
+        "{log}: SIGTERM with 8 submissions waiting 1 s on the database: exited ({exited}) {exited_after:?} after the signal; {:?}",
         ledger.counts()
     );
-    ledger
-        .check(&run.cluster.database_url, "worker SIGTERM")
-        .await;
+    ledger.check(&cluster.database_url, log).await;
     assert_eq!(
         ledger.counts().get("acknowledged"),
-        Some(&4),
+        Some(&8),
         "every submission in flight judged and answered:\n{}",
-        run.cluster.log("worker0.log")
+        cluster.log(log)
     );
     assert!(
         exited_after < Duration::from_secs(3),
-        "the worker took {exited_after:?} to stop"
+        "{log}: the process took {exited_after:?} to stop"
     );
 }
 
