@@ -214,6 +214,18 @@ fn none_group_prints_like_python() {
         .as_deref(),
         Some("[1, 'a', None, {'k': \"it's\"}]|[True]|[2]")
     );
+    // Floats as Python prints them (shortest digits, its exponent form), also in lists;
+    // dict keys that are numbers stay numbers.
+    assert_eq!(
+        render_jinja(
+            "{{ 1e16 }} {{ 1.5e-5 }} {{ 0.1 + 0.2 }} {{ 2.0 }} {{ [1e16, -0.0] }} {{ {1: 2.5} }}",
+            None,
+            0
+        )
+        .ok()
+        .as_deref(),
+        Some("1e+16 1.5e-05 0.30000000000000004 2.0 [1e+16, -0.0] {1: 2.5}")
+    );
 }
 
 #[test]
