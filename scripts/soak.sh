@@ -14,6 +14,7 @@
 #   FAULT_EVERY   mean seconds between faults (default 30)
 #   WORKERS (2), READERS (4), WEBSOCKETS (40), SAMPLE_EVERY (60), ADMIN_EVERY (20)
 #   API_PORT (18110; workers on API_PORT + index), ADMIN_PORT (15100)
+#   SEED          seed of the generated contest (default: random)
 #   NO_BUILD=1    use the release binaries already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +41,12 @@ mariadb)
 *) echo "DB must be sqlite or mariadb" >&2; exit 2 ;;
 esac
 write_config "$url" "${API_PORT:-18110}" "${ADMIN_PORT:-15100}"
-load_contest >/dev/null
-echo "work directory (configuration, contest, process logs): $work"
+# A contest of its own (random seed): the load scripts' contests (seed 1) share tokens and
+# flags, so that a load test sent to this soak's port by mistake would store submissions
+# under its players; with other tokens it is refused.
+seed="${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
+load_contest --seed "$seed" >/dev/null
+echo "work directory (configuration, contest, process logs): $work; contest seed $seed"
 status=0
 "$LOADGEN" soak --config "$work/gs.toml" --dump "$work/contest.json" --gs "$GS" \
     --seconds "${DURATION:-300}" --rate "${RATE:-20}" --workers "${WORKERS:-2}" \
