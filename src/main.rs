@@ -439,7 +439,7 @@ async fn generate_attachments(
     sel: gs::worker::pregenerate::Selection,
 ) -> Result<()> {
     use gs::worker::{follow, pregenerate, WorkerShared};
-    let store = Store::connect(&config.database.url).await?;
+    let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
     let actions = gs::glitter::ActionClient::connect(
         &config.glitter.action_addr,
         config.glitter.token.expose(),
@@ -516,7 +516,7 @@ async fn generate_attachments(
 async fn open(c: &ConfigArg) -> Result<Store> {
     let config = Config::load(c.config.as_deref())?;
     let url = &config.database.url;
-    let store = match Store::connect(url).await {
+    let store = match Store::connect_with(url, &config.database.tls).await {
         Ok(store) => store,
         Err(e) => {
             let from = match &config.file {

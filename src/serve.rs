@@ -37,7 +37,7 @@ pub async fn shutdown_signal() {
 
 /// Fills an empty database with the demo contest (never touches one that holds data).
 pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database.url).await?;
+    let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
     store.migrate().await?;
     if store.is_empty().await? {
         let now = crate::clock::now_s();
@@ -181,7 +181,8 @@ pub async fn run_worker_with(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let index = shared.index;
-    let store = Store::connect(&shared.config.database.url).await?;
+    let store =
+        Store::connect_with(&shared.config.database.url, &shared.config.database.tls).await?;
     // The follower stops after the HTTP server: the requests in flight at shutdown are
     // finished, and an action's request waits until its change is applied.
     let (stop_following, following) = watch::channel(false);
