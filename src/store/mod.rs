@@ -160,8 +160,17 @@ fn first_connection<C>(
     tls: &DbTls,
     what: impl FnOnce() -> String,
 ) -> Result<C> {
+    // sqlx reports "the server has no TLS" as `Error::Tls` and a handshake that rustls
+    // refused (certificate, host name) as an I/O error carrying the rustls error.
+    let is_tls = |e: &sqlx::Error| match e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
+    };
     match result {
-        Err(source @ sqlx::Error::Tls(_)) => Err(StoreError::Tls {
+        Err(source) if is_tls(&source) => Err(StoreError::Tls {
             what: what(),
             source,
             help: match tls.mode {
