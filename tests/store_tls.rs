@@ -110,9 +110,7 @@ async fn mariadb_without_tls_refuses_require_and_verify_at_once() {
             .close()
             .await;
     } else {
-        let e = required
-            .err()
-            .expect("require without TLS on the server fails");
+        let e = required.expect_err("require without TLS on the server fails");
         assert!(matches!(e, StoreError::Tls { .. }), "{e:?}");
         let m = e.to_string();
         assert!(
@@ -126,8 +124,7 @@ async fn mariadb_without_tls_refuses_require_and_verify_at_once() {
     // CA signed (a local server's), it fails with the verify hint.
     let e = connect(&db.url, &tls(TlsMode::Verify))
         .await
-        .err()
-        .expect("verify against the local server fails");
+        .expect_err("verify against the local server fails");
     assert!(matches!(e, StoreError::Tls { .. }), "{e:?}");
     assert!(e.to_string().contains("tls = \"verify\" needs"), "{e}");
 }
@@ -173,17 +170,14 @@ async fn postgres_tls_modes_reach_the_server() {
         );
         close_and_wait(store, db.name()).await;
     } else {
-        let e = required
-            .err()
-            .expect("require without TLS on the server fails");
+        let e = required.expect_err("require without TLS on the server fails");
         assert!(e.to_string().contains("server does not support TLS"), "{e}");
     }
 
     // verify without a CA file: a local server's certificate is signed by no public CA.
     let e = connect(&db.url, &tls(TlsMode::Verify))
         .await
-        .err()
-        .expect("verify without ca_file fails against a self-signed certificate");
+        .expect_err("verify without ca_file fails against a self-signed certificate");
     assert!(matches!(e, StoreError::Tls { .. }), "{e:?}");
     assert!(
         e.to_string().contains("tls = \"verify\" needs") && e.to_string().contains("ca_file"),
@@ -226,8 +220,7 @@ async fn postgres_verify_checks_the_ca_file_and_the_host_name() {
     // The same server by IP address: the certificate does not name it.
     let e = connect(&db.url, &with_ca)
         .await
-        .err()
-        .expect("verify refuses a certificate for another host name");
+        .expect_err("verify refuses a certificate for another host name");
     assert!(matches!(e, StoreError::Tls { .. }), "{e:?}");
     assert!(e.to_string().contains("naming the URL's host"), "{e}");
 }
@@ -241,7 +234,7 @@ async fn sqlite_ignores_prefer_and_refuses_required_tls() {
         store.close().await;
     }
     for mode in [TlsMode::Require, TlsMode::Verify] {
-        let e = connect(&db.url, &tls(mode)).await.err().expect("refused");
+        let e = connect(&db.url, &tls(mode)).await.expect_err("refused");
         assert!(matches!(e, StoreError::SqliteTls(_)), "{e:?}");
         assert!(e.to_string().contains("SQLite"), "{e}");
     }
