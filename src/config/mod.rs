@@ -122,6 +122,8 @@ impl fmt::Display for Origin {
 pub struct DatabaseConfig {
     /// `sqlite://PATH`, `mysql://…` or `postgres://…`.
     pub url: String,
+    /// When the reducer's SQLite commits reach the disk (`synchronous` of its connections).
+    pub sqlite_synchronous: crate::store::SqliteSync,
 }
 
 /// `[paths]`: directories, created when missing.
@@ -288,6 +290,17 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
             ),
         ));
     }
+    let sqlite_synchronous = match v.string("database", "sqlite_synchronous", "full")?.as_str() {
+        "full" => crate::store::SqliteSync::Full,
+        "normal" => crate::store::SqliteSync::Normal,
+        other => {
+            return Err(v.bad(
+                "database",
+                "sqlite_synchronous",
+                format!("expected `full` or `normal`, found `{other}`"),
+            ))
+        }
+    };
     let paths = PathsConfig {
         data: v.path("paths", "data", "data")?,
         templates: v.path("paths", "templates", "data/templates")?,
@@ -411,7 +424,10 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
     };
     let config = Config {
         file,
-        database: DatabaseConfig { url },
+        database: DatabaseConfig {
+            url,
+            sqlite_synchronous,
+        },
         paths,
         glitter: GlitterConfig {
             action_addr: v.endpoint("glitter", "action_addr", DEFAULT_ACTION_ADDR)?,

@@ -19,7 +19,10 @@ pub(super) enum Kind {
 
 /// Every section and key, in the order they are documented.
 pub(super) const KEYS: &[(&str, &[(&str, Kind)])] = &[
-    ("database", &[("url", Kind::Str)]),
+    (
+        "database",
+        &[("url", Kind::Str), ("sqlite_synchronous", Kind::Str)],
+    ),
     (
         "paths",
         &[
