@@ -124,6 +124,8 @@ pub struct DatabaseConfig {
     pub url: String,
     /// `tls` and `ca_file`: TLS of the connections to MySQL/MariaDB and PostgreSQL.
     pub tls: crate::store::DbTls,
+    /// When the reducer's SQLite commits reach the disk (`synchronous` of its connections).
+    pub sqlite_synchronous: crate::store::SqliteSync,
 }
 
 /// `[paths]`: directories, created when missing.
@@ -357,6 +359,17 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
         ));
     }
     let tls = database_tls(&v, &url)?;
+    let sqlite_synchronous = match v.string("database", "sqlite_synchronous", "full")?.as_str() {
+        "full" => crate::store::SqliteSync::Full,
+        "normal" => crate::store::SqliteSync::Normal,
+        other => {
+            return Err(v.bad(
+                "database",
+                "sqlite_synchronous",
+                format!("expected `full` or `normal`, found `{other}`"),
+            ))
+        }
+    };
     let paths = PathsConfig {
         data: v.path("paths", "data", "data")?,
         templates: v.path("paths", "templates", "data/templates")?,
@@ -480,7 +493,11 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
     };
     let config = Config {
         file,
-        database: DatabaseConfig { url, tls },
+        database: DatabaseConfig {
+            url,
+            tls,
+            sqlite_synchronous,
+        },
         paths,
         glitter: GlitterConfig {
             action_addr: v.endpoint("glitter", "action_addr", DEFAULT_ACTION_ADDR)?,

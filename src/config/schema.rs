@@ -25,6 +25,7 @@ pub(super) const KEYS: &[(&str, &[(&str, Kind)])] = &[
             ("url", Kind::Str),
             ("tls", Kind::Str),
             ("ca_file", Kind::Str),
+            ("sqlite_synchronous", Kind::Str),
         ],
     ),
     (

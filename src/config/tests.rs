@@ -475,3 +475,19 @@ fn database_tls_keys() {
         "{m}"
     );
 }
+
+#[test]
+fn sqlite_synchronous_is_full_unless_set_to_normal() {
+    use crate::store::SqliteSync;
+    let (_dir, file, e) = setup("");
+    let c = Config::load_with_env(Some(&file), &e).unwrap();
+    assert_eq!(c.database.sqlite_synchronous, SqliteSync::Full);
+    let (_dir, file, e) = setup("[database]\nsqlite_synchronous = \"normal\"\n");
+    let c = Config::load_with_env(Some(&file), &e).unwrap();
+    assert_eq!(c.database.sqlite_synchronous, SqliteSync::Normal);
+    let msg = err("", &[("GS_DATABASE__SQLITE_SYNCHRONOUS", "off")]);
+    assert!(
+        msg.contains("sqlite_synchronous") && msg.contains("`off`"),
+        "{msg}"
+    );
+}

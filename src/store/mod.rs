@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
 pub use crate::rows::RowProblem;
@@ -131,6 +131,21 @@ impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
 /// What `load_all` gives: every table, and the rows it had to leave out.
 pub type LoadResult = Result<(Tables, Vec<RowProblem>)>;
 
+/// When a SQLite commit reaches the disk (`PRAGMA synchronous` in WAL mode), for the
+/// reducer's connections (`[database] sqlite_synchronous`); the other engines ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// Every commit is on the disk before it is acknowledged (an fsync of the WAL per
+    /// commit): nothing acknowledged is lost, even by a power failure.
+    #[default]
+    Full,
+    /// A commit is in the operating system's cache when acknowledged and reaches the disk
+    /// at the next checkpoint: nothing acknowledged is lost when gs crashes or is killed;
+    /// a power failure or kernel crash can undo the last commits (the database stays
+    /// consistent).
+    Normal,
+}
+
 /// A connection pool to the contest database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -194,6 +209,12 @@ impl Store {
     /// Connects like [`Store::connect`], with TLS to a server as `tls` says (SQLite: a
     /// mode that requires TLS is an error, the others are ignored).
     pub async fn connect_with(url: &str, tls: &DbTls) -> Result<Store> {
+        Store::connect_with_sync(url, tls, SqliteSync::Full).await
+    }
+
+    /// Connects like [`Store::connect_with`], with the commits of SQLite connections made
+    /// durable as `sync` says (the reducer's store).
+    pub async fn connect_with_sync(url: &str, tls: &DbTls, sync: SqliteSync) -> Result<Store> {
         let shown = redact_url(url);
         let what = || format!("cannot connect to the database `{shown}`");
         let mut sqlite_file = None;
@@ -205,6 +226,10 @@ impl Store {
                 .ctx(what)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match sync {
+                    SqliteSync::Full => SqliteSynchronous::Full,
+                    SqliteSync::Normal => SqliteSynchronous::Normal,
+                })
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let file = opts.get_filename().to_path_buf();
