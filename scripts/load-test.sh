@@ -4,6 +4,7 @@
 # MariaDB when it answers), and 10,000 WebSockets receiving one broadcast.
 # Usage: scripts/load-test.sh            (needs wrk: apt-get install wrk)
 #        READS_ONLY=1 scripts/load-test.sh   (only the read endpoints and the UI page)
+#        WS_ONLY=1 scripts/load-test.sh      (only the 10,000 WebSockets, about a minute)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || true
@@ -23,6 +24,18 @@ start_server() { # $1 = database url, $2 = seconds until the next trigger
     RUST_LOG=warn,gs::worker::follow=info "$GS" serve --config "$work/gs.toml" >"$work/serve.log" 2>&1 &
     until curl -sf -X POST -H 'X-Wish-Version: 2025.v1' -d '{}' http://127.0.0.1:18010/service/wish/game_info | grep -q '"cur_tick"'; do sleep 0.2; done
 }
+
+# 10,000 WebSockets (one process holding them all), waiting for one broadcast: the tick
+# change of the contest's next trigger, 40 s after the start.
+websockets() {
+    echo "== 10,000 WebSockets, one broadcast (the next trigger, in 40 s); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    start_server "sqlite://$work/gs2.db" 40
+    "$LOADGEN" ws http://127.0.0.1:18010 "$work/contest.json" 10000 "$(pgrep -f "$GS serve --config $work/gs.toml" | head -1)"
+}
+if [ -n "${WS_ONLY:-}" ]; then
+    websockets
+    exit 0
+fi
 
 start_server "sqlite://$work/gs.db" 86400
 token=$(player_token)
@@ -84,6 +97,4 @@ if mariadb -uroot -h127.0.0.1 -e 'select 1' >/dev/null 2>&1; then
     "$LOADGEN" submit http://127.0.0.1:18010 "$work/contest.json" "mysql://root@127.0.0.1:3306/$db" 128 "$SECS"
 fi
 
-echo "== 10,000 WebSockets, one broadcast (the next trigger, in 40 s)"
-start_server "sqlite://$work/gs2.db" 40
-"$LOADGEN" ws http://127.0.0.1:18010 "$work/contest.json" 10000 "$(pgrep -f "$GS serve --config $work/gs.toml" | head -1)"
+websockets
