@@ -545,12 +545,9 @@ async fn list<E: Entity>(
             false,
         ));
     }
-    let ctx = minijinja::context! {
-        ..table.context(&p),
-        ..minijinja::context! { actions => view::ser(actions), batch => view::ser(batch), msg => q.get("msg").cloned() }
-    };
+    let extra = minijinja::context! { actions => view::ser(actions), batch => view::ser(batch), msg => view::flash(&q) };
     let title = format!("{}{}", E::PATH[..1].to_uppercase(), &E::PATH[1..]);
-    admin.render(&v, "list.html", &title, ctx)
+    admin.render_list(&v, &title, table, &p, extra)
 }
 
 fn form<E: Entity>(
@@ -595,7 +592,7 @@ async fn edit<E: Entity>(
     } else {
         format!("Edit {} #{id}", E::NAME)
     };
-    admin.render(&v, "form.html", &title, minijinja::context! { ..view::ser(&page), ..minijinja::context!{ msg => q.get("msg").cloned() } })
+    admin.render_form(&v, &title, &page, view::flash(&q))
 }
 
 async fn save<E: Entity>(
@@ -616,14 +613,7 @@ async fn save<E: Entity>(
         Ok(_) => admin.back(&format!("/{}", E::PATH), &format!("{} saved", E::NAME)),
         Err(e) => {
             let page = form::<E>(&admin, id, &posted.0, Some(e));
-            let mut res = admin.render(
-                &v,
-                "form.html",
-                &format!("Edit {}", E::NAME),
-                view::ser(&page),
-            );
-            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            res
+            admin.render_refused_form(&v, &format!("Edit {}", E::NAME), &page)
         }
     }
 }

@@ -34,6 +34,17 @@ pub(super) fn stage(r: &mut Reducer, change: Change, events: &mut Vec<Event>) ->
     r.counter
 }
 
+/// Stages a user row (and a new profile) already written to the batch; the reply is the
+/// plain success at the new state counter.
+fn stage_user(
+    r: &mut Reducer,
+    events: &mut Vec<Event>,
+    user: UserRow,
+    profile: Option<UserProfileRow>,
+) -> ActionReply {
+    ActionReply::ok(stage(r, Change::UpdateUser { user, profile }, events))
+}
+
 /// Answers the actions that read or report but never write (hello, heartbeat, fetching
 /// events): no transaction, so they are answered even while the database is away.
 pub(super) async fn answer_without_writing(r: &mut Reducer, action: &Action) -> Option<Outcome> {
@@ -182,15 +193,7 @@ async fn submit_feedback(step: Step<'_>, uid: i64, challenge_key: &str, content:
         .await
         .map_err(|e| e.to_string())?;
     batch.update_user(&user).await.map_err(|e| e.to_string())?;
-    let counter = stage(
-        r,
-        Change::UpdateUser {
-            user,
-            profile: None,
-        },
-        events,
-    );
-    Ok(Ok(ActionReply::ok(counter)))
+    Ok(Ok(stage_user(r, events, user, None)))
 }
 
 /// A new profile, linked from the user.
@@ -205,23 +208,16 @@ async fn update_profile(step: Step<'_>, uid: i64, profile: &BTreeMap<String, Str
         Ok(row) => row,
         Err(msg) => return refused(&msg),
     };
+    // Refuse before writing: a refusal must leave nothing in the batch.
+    let Some(mut user) = r.game.user_by_id(uid).map(|u| u.row.clone()) else {
+        return refused("user not found");
+    };
     row.id = batch
         .insert_profile_and_link(uid, &row)
         .await
         .map_err(|e| e.to_string())?;
-    let Some(mut user) = r.game.user_by_id(uid).map(|u| u.row.clone()) else {
-        return refused("user not found");
-    };
     user.profile_id = Some(row.id);
-    let counter = stage(
-        r,
-        Change::UpdateUser {
-            user,
-            profile: Some(row),
-        },
-        events,
-    );
-    Ok(Ok(ActionReply::ok(counter)))
+    Ok(Ok(stage_user(r, events, user, Some(row))))
 }
 
 /// The user accepts the terms (nothing written if already accepted).
@@ -234,15 +230,7 @@ async fn agree_term(step: Step<'_>, uid: i64) -> Written {
         Ok(None) => Ok(Ok(ActionReply::ok(r.counter))),
         Ok(Some(user)) => {
             batch.update_user(&user).await.map_err(|e| e.to_string())?;
-            let counter = stage(
-                r,
-                Change::UpdateUser {
-                    user,
-                    profile: None,
-                },
-                events,
-            );
-            Ok(Ok(ActionReply::ok(counter)))
+            Ok(Ok(stage_user(r, events, user, None)))
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Feedback: the players' feedback (from the database), marked checked by staff.
 
-use super::{db_error, list_ctx, msg};
+use super::db_error;
 use crate::admin::auth::Viewer;
 use crate::admin::view::{self, col, Cell, ListParams, Table};
 use crate::admin::Admin;
@@ -36,8 +36,8 @@ pub(super) async fn list(
                     Some(r.id.to_string()),
                     vec![
                         Cell::int(r.id),
-                        Cell::int(r.user_id).link(admin.url(&format!("/users/{}", r.user_id))),
-                        Cell::time(admin.time_ms(r.timestamp_ms), r.timestamp_ms),
+                        admin.uid_cell(r.user_id),
+                        admin.time_ms_cell(r.timestamp_ms),
                         Cell::text(r.challenge_key.clone()),
                         Cell::text(r.content.clone()),
                         Cell::text(r.checked.to_string()),
@@ -60,15 +60,12 @@ pub(super) async fn list(
             true,
         ),
     ];
-    admin.render(
+    admin.render_list(
         &v,
-        "list.html",
         "Feedback",
-        list_ctx(
-            table,
-            &p,
-            minijinja::context! { msg => msg(&q), batch => view::ser(batch) },
-        ),
+        table,
+        &p,
+        minijinja::context! { msg => view::flash(&q), batch => view::ser(batch) },
     )
 }
 

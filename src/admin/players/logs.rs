@@ -1,8 +1,8 @@
 //! Logs: the reducer's `log` table (from the database).
 
-use super::{db_error, list_ctx, msg};
+use super::db_error;
 use crate::admin::auth::Viewer;
-use crate::admin::view::{col, Cell, ListParams, Table};
+use crate::admin::view::{col, flash, Cell, ListParams, Table};
 use crate::admin::Admin;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -40,7 +40,7 @@ pub(super) async fn list(
                     None,
                     vec![
                         Cell::int(r.id),
-                        Cell::time(admin.time_ms(r.timestamp_ms), r.timestamp_ms),
+                        admin.time_ms_cell(r.timestamp_ms),
                         Cell::text(r.level.clone()),
                         Cell::text(r.process.clone()),
                         Cell::text(r.module.clone()),
@@ -57,10 +57,11 @@ pub(super) async fn list(
                 .to_vec(),
         )],
     };
-    admin.render(
+    admin.render_list(
         &v,
-        "list.html",
         "Logs",
-        list_ctx(table, &p, minijinja::context! { msg => msg(&q) }),
+        table,
+        &p,
+        minijinja::context! { msg => flash(&q) },
     )
 }

@@ -8,24 +8,12 @@ mod profiles;
 mod submissions;
 mod users;
 
-use super::view::{ListParams, Table};
 use super::Admin;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The message a redirect left in the query string.
-fn msg(q: &HashMap<String, String>) -> Option<String> {
-    q.get("msg").cloned()
-}
-
-/// A list page's context: the table's page plus what the page adds.
-fn list_ctx(table: Table, p: &ListParams, extra: minijinja::Value) -> minijinja::Value {
-    minijinja::context! { ..table.context(p), ..extra }
-}
 
 /// A 500 page naming the database error.
 fn db_error(e: impl std::fmt::Display) -> Response {

@@ -1,7 +1,7 @@
 //! Profiles: every profile row (from the database) and a new profile for a user
 //! (profiles are append-only: saving adds a row).
 
-use super::{db_error, list_ctx, msg};
+use super::db_error;
 use crate::admin::auth::Viewer;
 use crate::admin::view::{self, col, field, Cell, FormPage, ListParams, Table};
 use crate::admin::Admin;
@@ -44,8 +44,8 @@ pub(super) async fn list(
                     None,
                     vec![
                         Cell::int(r.id),
-                        Cell::int(r.user_id).link(admin.url(&format!("/users/{}", r.user_id))),
-                        Cell::time(admin.time_ms(r.timestamp_ms), r.timestamp_ms),
+                        admin.uid_cell(r.user_id),
+                        admin.time_ms_cell(r.timestamp_ms),
                         o(&r.nickname),
                         o(&r.qq),
                         o(&r.tel),
@@ -59,11 +59,12 @@ pub(super) async fn list(
         db_total: Some(total),
         ..Table::default()
     };
-    admin.render(
+    admin.render_list(
         &v,
-        "list.html",
         "Profiles",
-        list_ctx(table, &p, minijinja::context! { msg => msg(&q) }),
+        table,
+        &p,
+        minijinja::context! { msg => view::flash(&q) },
     )
 }
 
@@ -108,12 +109,7 @@ pub(super) async fn new_form(
         ..FormPage::default()
     }
     .fill(&values);
-    admin.render(
-        &v,
-        "form.html",
-        &format!("New profile for user #{id}"),
-        view::ser(&page),
-    )
+    admin.render_form(&v, &format!("New profile for user #{id}"), &page, None)
 }
 
 pub(super) async fn create(

@@ -1,14 +1,12 @@
 //! Submissions: the list (filterable by user) and the edit form, which changes only the
 //! score and percentage overrides (saving rebuilds the scoreboard).
 
-use super::{list_ctx, msg};
 use crate::admin::auth::Viewer;
-use crate::admin::view::{self, col, field, Cell, FormPage, ListParams, Posted, Table};
+use crate::admin::view::{self, col, field, flash, Cell, FormPage, ListParams, Posted, Table};
 use crate::admin::Admin;
 use crate::reducer::AdminWrite;
 use crate::state::Game;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use std::collections::HashMap;
@@ -53,10 +51,10 @@ pub(super) async fn list(
                     None,
                     vec![
                         Cell::int(s.id).link(href(s.id)),
-                        Cell::int(uid).link(admin.url(&format!("/users/{uid}"))),
+                        admin.uid_cell(uid),
                         Cell::text(g.submission_key(s)),
                         Cell::text(s.flag.to_string()),
-                        Cell::time(admin.time_ms(s.timestamp_ms), s.timestamp_ms),
+                        admin.time_ms_cell(s.timestamp_ms),
                         Cell::text(matched),
                         Cell::int(g.gained_score(s)),
                         Cell::text(ov),
@@ -84,11 +82,12 @@ pub(super) async fn list(
     };
     let mut p = p;
     p.filters.retain(|(k, _)| k != "uid");
-    admin.render(
+    admin.render_list(
         &v,
-        "list.html",
         "Submissions",
-        list_ctx(table, &p, minijinja::context! { msg => msg(&q) }),
+        table,
+        &p,
+        minijinja::context! { msg => flash(&q) },
     )
 }
 
@@ -180,12 +179,7 @@ pub(super) async fn edit(
         .read(|g| submission_form(&admin, g, id, None, None))
         .flatten()
     {
-        Some(page) => admin.render(
-            &v,
-            "form.html",
-            &format!("Submission #{id}"),
-            minijinja::context! { ..view::ser(&page), ..minijinja::context!{ msg => msg(&q) } },
-        ),
+        Some(page) => admin.render_form(&v, &format!("Submission #{id}"), &page, flash(&q)),
         None => view::not_found("submission"),
     }
 }
@@ -226,16 +220,7 @@ pub(super) async fn save(
             })
             .flatten()
         {
-            Some(page) => {
-                let mut r = admin.render(
-                    &v,
-                    "form.html",
-                    &format!("Submission #{id}"),
-                    view::ser(&page),
-                );
-                *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                r
-            }
+            Some(page) => admin.render_refused_form(&v, &format!("Submission #{id}"), &page),
             None => view::not_found("submission"),
         },
     }

@@ -1,15 +1,13 @@
 //! Users: the list (game status and score), the edit form (group, enabled, terms, login
 //! properties) and moving many users to another group at once.
 
-use super::{list_ctx, msg};
 use crate::admin::auth::Viewer;
-use crate::admin::view::{self, col, field, Cell, FormPage, ListParams, Posted, Table};
+use crate::admin::view::{self, col, field, flash, Cell, FormPage, ListParams, Posted, Table};
 use crate::admin::Admin;
 use crate::reducer::AdminWrite;
 use crate::state::user::User;
 use crate::state::Game;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use std::collections::HashMap;
@@ -64,7 +62,7 @@ pub(super) async fn list(
                             Cell::text(if r.enabled { "yes" } else { "no" }),
                             Cell::text(user_state(u)),
                             Cell::int(u.tot_score),
-                            Cell::time(admin.time_ms(r.timestamp_ms), r.timestamp_ms),
+                            admin.time_ms_cell(r.timestamp_ms),
                         ],
                     )
                 })
@@ -81,9 +79,9 @@ pub(super) async fn list(
         true,
     )];
     let inputs = vec![("group", "group"), ("uids", "or uids: 1,2,3")];
-    let extra = minijinja::context! { batch => view::ser(batch), batch_inputs => view::ser(inputs), msg => msg(&q),
+    let extra = minijinja::context! { batch => view::ser(batch), batch_inputs => view::ser(inputs), msg => flash(&q),
     note => "Moving users to another group rebuilds the scoreboard." };
-    admin.render(&v, "list.html", "Users", list_ctx(table, &p, extra))
+    admin.render_list(&v, "Users", table, &p, extra)
 }
 
 fn user_form(
@@ -196,12 +194,7 @@ pub(super) async fn edit(
             .map(|u| user_form(&admin, g, u, &user_values(u), None))
     });
     match page.flatten() {
-        Some(page) => admin.render(
-            &v,
-            "form.html",
-            &format!("User #{id}"),
-            minijinja::context! { ..view::ser(&page), ..minijinja::context!{ msg => msg(&q) } },
-        ),
+        Some(page) => admin.render_form(&v, &format!("User #{id}"), &page, flash(&q)),
         None => view::not_found("user"),
     }
 }
@@ -251,12 +244,7 @@ pub(super) async fn save(
                 })
                 .flatten();
             match page {
-                Some(page) => {
-                    let mut r =
-                        admin.render(&v, "form.html", &format!("User #{id}"), view::ser(&page));
-                    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                    r
-                }
+                Some(page) => admin.render_refused_form(&v, &format!("User #{id}"), &page),
                 None => view::not_found("user"),
             }
         }

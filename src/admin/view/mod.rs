@@ -13,6 +13,7 @@ use super::Admin;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// The templates, compiled once.
 pub fn environment() -> minijinja::Environment<'static> {
@@ -66,6 +67,53 @@ impl Admin {
         }
     }
 
+    /// A list page: one page of `table` (searched, filtered, sorted) and the page's own
+    /// context (`msg`, `actions`, `batch`).
+    pub fn render_list(
+        &self,
+        v: &Viewer,
+        title: &str,
+        table: Table,
+        p: &ListParams,
+        extra: minijinja::Value,
+    ) -> Response {
+        self.render(
+            v,
+            "list.html",
+            title,
+            minijinja::context! { ..table.context(p), ..extra },
+        )
+    }
+
+    /// A form page, with the flash message a redirect left (see [`flash`]).
+    pub fn render_form(
+        &self,
+        v: &Viewer,
+        title: &str,
+        page: &FormPage,
+        msg: Option<String>,
+    ) -> Response {
+        let ctx = minijinja::context! { ..ser(page), ..minijinja::context! { msg => msg } };
+        self.render(v, "form.html", title, ctx)
+    }
+
+    /// A form sent back with its error (422, the values as posted).
+    pub fn render_refused_form(&self, v: &Viewer, title: &str, page: &FormPage) -> Response {
+        let mut res = self.render(v, "form.html", title, ser(page));
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        res
+    }
+
+    /// A cell with a uid, linked to the user's page.
+    pub fn uid_cell(&self, uid: i64) -> Cell {
+        Cell::int(uid).link(self.url(&format!("/users/{uid}")))
+    }
+
+    /// A cell with a time in milliseconds, shown in the panel's zone.
+    pub fn time_ms_cell(&self, ts: i64) -> Cell {
+        Cell::time(self.time_ms(ts), ts)
+    }
+
     /// A time in seconds, in the panel's zone.
     pub fn time_s(&self, ts: i64) -> String {
         self.tz.format(ts)
@@ -80,6 +128,11 @@ impl Admin {
     pub fn parse_time(&self, text: &str) -> Result<i64, String> {
         self.tz.parse(text)
     }
+}
+
+/// The flash message a redirect left in the query string.
+pub fn flash(q: &HashMap<String, String>) -> Option<String> {
+    q.get("msg").cloned()
 }
 
 /// A serializable value for a template.

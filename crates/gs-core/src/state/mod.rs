@@ -16,6 +16,7 @@ pub mod policy;
 pub mod problem_log;
 pub mod profile;
 pub mod push;
+pub(crate) mod python;
 pub mod render_cache;
 pub mod submission;
 pub mod template;

@@ -1,7 +1,7 @@
 //! Badges shown next to a user (`rookie`, the login's extra ones) and, for admins, the
 //! user id and a remark made of the login properties as the reference prints them.
 
-use super::pyrepr::{py_index, py_str};
+use crate::state::python::{py_index, py_str};
 use serde_json::Value;
 
 /// Badges every viewer sees: `rookie` for first-year students, then the login's `badges`.
@@ -60,26 +60,26 @@ pub fn format_login_properties(login_properties: &Value, stuid: Option<&str>) ->
             let info = py_index(login_properties, "info")?;
             Ok(format!(
                 "[IAAA] {}（{} {} {}）",
-                py_str(py_index(info, "name")?),
-                py_str(py_index(info, "dept")?),
-                py_str(py_index(info, "detailType")?),
-                py_str(py_index(info, "identityStatus")?),
+                py_str(&py_index(info, "name")?),
+                py_str(&py_index(info, "dept")?),
+                py_str(&py_index(info, "detailType")?),
+                py_str(&py_index(info, "identityStatus")?),
             ))
         })(),
         Some("microsoft") => (|| {
             let info = py_index(login_properties, "info")?;
             Ok(format!(
                 "[MS] {} ({})",
-                py_str(py_index(info, "displayName")?),
-                py_str(py_index(info, "userPrincipalName")?),
+                py_str(&py_index(info, "displayName")?),
+                py_str(&py_index(info, "userPrincipalName")?),
             ))
         })(),
         Some("github") => (|| {
             let info = py_index(login_properties, "info")?;
             Ok(format!(
                 "[GitHub] {} ({})",
-                py_str(py_index(info, "name")?),
-                py_str(py_index(info, "login")?),
+                py_str(&py_index(info, "name")?),
+                py_str(&py_index(info, "login")?),
             ))
         })(),
         Some("carsi") => (|| {
@@ -87,10 +87,10 @@ pub fn format_login_properties(login_properties: &Value, stuid: Option<&str>) ->
             Ok(format!(
                 "[Carsi] {} ({})",
                 stuid.unwrap_or("None"),
-                py_str(py_index(info, "usertype")?),
+                py_str(&py_index(info, "usertype")?),
             ))
         })(),
-        _ => Ok(format!("[{}]", py_str(ty))),
+        _ => Ok(format!("[{}]", py_str(&ty))),
     };
-    formatted.unwrap_or_else(|exc: String| format!("[{}] ERR: {exc}", py_str(ty)))
+    formatted.unwrap_or_else(|exc: String| format!("[{}] ERR: {exc}", py_str(&ty)))
 }

@@ -1,16 +1,13 @@
 //! Player profiles: the fields each group must fill and their validation, with the
 //! reference's messages. Badges (`badges`), the emoji rules and display width (`emoji`) and
-//! the Python `repr()`/`str()` helpers (`pyrepr`) sit beside.
+//! sit beside; Python's `repr()`/`str()` are `state::python`.
 
 pub mod badges;
 mod emoji;
-pub(crate) mod pyrepr;
 #[cfg(test)]
 mod tests;
 
 pub use emoji::display_width;
-// The template engine prints Python-style strings with this too.
-pub(crate) use pyrepr::py_repr_str;
 
 use crate::rules::ProfileField;
 use emoji::is_emoji_component;

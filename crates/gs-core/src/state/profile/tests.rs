@@ -2,7 +2,6 @@
 //! with the golden dumps' users as evidence.
 
 use super::badges::{admin_badges, format_login_properties, login_badges};
-use super::pyrepr::py_float_repr;
 use super::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -483,28 +482,6 @@ fn login_properties_formats() {
         admin_badges(17, "github:1017", &json!({"type": "manual"}), None),
         ["U#17", "remark:github:1017 [manual]"]
     );
-}
-
-#[test]
-fn python_reprs() {
-    assert_eq!(py_repr_str("a'b\"c"), "'a\\'b\"c'");
-    assert_eq!(
-        py_repr_str("\u{7f}\u{a0}\u{200b}\t典"),
-        "'\\x7f\\xa0\\u200b\\t典'"
-    );
-    assert_eq!(py_repr_str("\u{e0061}"), "'\\U000e0061'");
-    for (f, s) in [
-        (1e15, "1000000000000000.0"),
-        (1e16, "1e+16"),
-        (1.5e-5, "1.5e-05"),
-        (0.0001, "0.0001"),
-        (-0.0, "-0.0"),
-        (1e300, "1e+300"),
-        (2.5, "2.5"),
-        (123456789.125, "123456789.125"),
-    ] {
-        assert_eq!(py_float_repr(f), s);
-    }
 }
 
 // --- golden data --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State};
 
 use super::TemplateError;
+use crate::state::python::{py_repr_into, py_str, PyNode, PyValue};
 
 /// Upper bound on executed template instructions: a runaway loop fails the render
 /// instead of hanging a worker.
@@ -95,52 +96,45 @@ fn jinja_env() -> &'static Environment<'static> {
     })
 }
 
-/// Python's `str()` of a value, which is what Jinja2 prints (`None`, `True`, ...).
+/// Python's `str()` of a value, which is what Jinja2 prints (`None`, `True`, `1e+16`, ...).
+/// An undefined value prints as nothing (inside a list or dict, as `None`).
 fn python_str(value: &Value) -> String {
-    match value.kind() {
-        ValueKind::String => value.as_str().unwrap_or_default().to_owned(),
-        ValueKind::Undefined => String::new(),
-        _ => {
-            let mut out = String::new();
-            python_repr(value, &mut out, 0);
-            out
-        }
+    if value.is_undefined() {
+        return String::new();
     }
+    py_str(value)
 }
 
-/// Python's `repr()`, for values inside printed lists and dicts.
-fn python_repr(value: &Value, out: &mut String, depth: usize) {
-    match value.kind() {
-        ValueKind::None | ValueKind::Undefined => out.push_str("None"),
-        ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
-        ValueKind::String => {
-            out.push_str(&crate::state::profile::py_repr_str(
-                value.as_str().unwrap_or_default(),
-            ));
+/// A template value as Python holds it.
+impl PyValue for Value {
+    fn node(&self) -> PyNode<'_, Self> {
+        match self.kind() {
+            ValueKind::None | ValueKind::Undefined => PyNode::None,
+            ValueKind::Bool => PyNode::Bool(self.is_true()),
+            ValueKind::String => PyNode::Str(self.as_str().unwrap_or_default().into()),
+            ValueKind::Number if self.is_integer() => match i128::try_from(self.clone()) {
+                Ok(i) => PyNode::Int(i),
+                Err(_) => PyNode::Other(self.to_string()),
+            },
+            ValueKind::Number => match f64::try_from(self.clone()) {
+                Ok(f) => PyNode::Float(f),
+                Err(_) => PyNode::Other(self.to_string()),
+            },
+            ValueKind::Seq => PyNode::List(self.try_iter().into_iter().flatten().collect()),
+            ValueKind::Map => PyNode::Dict(
+                self.try_iter()
+                    .into_iter()
+                    .flatten()
+                    .map(|key| {
+                        let mut printed = String::new();
+                        py_repr_into(&key, &mut printed, 0);
+                        let item = self.get_item(&key).unwrap_or_default();
+                        (printed, item)
+                    })
+                    .collect(),
+            ),
+            _ => PyNode::Other(self.to_string()),
         }
-        ValueKind::Seq if depth < 32 => {
-            out.push('[');
-            for (i, item) in value.try_iter().into_iter().flatten().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                python_repr(&item, out, depth + 1);
-            }
-            out.push(']');
-        }
-        ValueKind::Map if depth < 32 => {
-            out.push('{');
-            for (i, key) in value.try_iter().into_iter().flatten().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                python_repr(&key, out, depth + 1);
-                out.push_str(": ");
-                python_repr(&value.get_item(&key).unwrap_or_default(), out, depth + 1);
-            }
-            out.push('}');
-        }
-        _ => out.push_str(&value.to_string()),
     }
 }
 

@@ -214,6 +214,18 @@ fn none_group_prints_like_python() {
         .as_deref(),
         Some("[1, 'a', None, {'k': \"it's\"}]|[True]|[2]")
     );
+    // Floats as Python prints them (shortest digits, its exponent form), also in lists;
+    // dict keys that are numbers stay numbers.
+    assert_eq!(
+        render_jinja(
+            "{{ 1e16 }} {{ 1.5e-5 }} {{ 0.1 + 0.2 }} {{ 2.0 }} {{ [1e16, -0.0] }} {{ {1: 2.5} }}",
+            None,
+            0
+        )
+        .ok()
+        .as_deref(),
+        Some("1e+16 1.5e-05 0.30000000000000004 2.0 [1e+16, -0.0] {1: 2.5}")
+    );
 }
 
 #[test]
@@ -547,11 +559,18 @@ fn tags_after_list_markers_are_inline() {
     assert_eq!(
         markdown_to_html("- <div class=\"x\">\n    <https://a.example>\n    </div>"),
         "<ul>\n<li><div class=\"x\">\n<a target=\"_blank\" rel=\"noopener noreferrer\" \
-         href=\"https://a.example\">https://a.example</a>  </div>\n</li>\n</ul>"
+         href=\"https://a.example\">https://a.example</a>\n</div></li>\n</ul>"
     );
     assert_eq!(
         markdown_to_html("1. <span>\n*x*\n</span>"),
         "<ol>\n<li><span>\n<em>x</em>\n</span></li>\n</ol>"
+    );
+    // On an item's indented continuation line too (found by tests/markdown_fuzz.rs; as
+    // Python-Markdown 3 renders it but for the continuation lines' indentation, which it
+    // keeps).
+    assert_eq!(
+        markdown_to_html("- item\n    <div>*x*</div>\n    1 < 2\n"),
+        "<ul>\n<li>item\n<div><em>x</em></div>\n1 &lt; 2</li>\n</ul>"
     );
     let nested = markdown_to_html("- - <br>\n    - <https://a.example>");
     assert!(nested.contains("<li><br><ul>"), "{nested}");
