@@ -8,6 +8,7 @@
 #        SQLITE_SYNCHRONOUS=normal ...      (the reducer's SQLite commits without fsync)
 #        SUBMIT_ONLY=1 PROFILE=1 ...         (also: perf record of gs serve and its
 #                                             fsync/pwrite count during each submit run)
+#        WS_ONLY=1 scripts/load-test.sh      (only the 10,000 WebSockets, about a minute)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || true
@@ -44,6 +45,18 @@ start_server() { # $1 = database url, $2 = seconds until the next trigger
 
 base="http://127.0.0.1:$API_PORT"
 server_pid() { pgrep -f "$GS serve --config $work/gs.toml" | head -1; }
+
+# 10,000 WebSockets (one process holding them all), waiting for one broadcast: the tick
+# change of the contest's next trigger, 40 s after the start.
+websockets() {
+    echo "== 10,000 WebSockets, one broadcast (the next trigger, in 40 s); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    start_server "sqlite://$work/gs2.db" 40
+    "$LOADGEN" ws "$base" "$work/contest.json" 10000 "$(server_pid)"
+}
+if [ -n "${WS_ONLY:-}" ]; then
+    websockets
+    exit 0
+fi
 
 # The reducer's batch figures (actions per transaction, commit time) from its metrics.
 batch_figures() {
@@ -83,6 +96,18 @@ submit_run() {
         echo "profile: ${PROFILE_DIR:-/tmp}/load-test-perf-$tag.txt"
     fi
 }
+
+# 10,000 WebSockets (one process holding them all), waiting for one broadcast: the tick
+# change of the contest's next trigger, 40 s after the start.
+websockets() {
+    echo "== 10,000 WebSockets, one broadcast (the next trigger, in 40 s); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    start_server "sqlite://$work/gs2.db" 40
+    "$LOADGEN" ws http://127.0.0.1:18010 "$work/contest.json" 10000 "$(pgrep -f "$GS serve --config $work/gs.toml" | head -1)"
+}
+if [ -n "${WS_ONLY:-}" ]; then
+    websockets
+    exit 0
+fi
 
 start_server "sqlite://$work/gs.db" 86400
 token=$(player_token)
@@ -146,6 +171,4 @@ if mariadb -uroot -h127.0.0.1 -e 'select 1' >/dev/null 2>&1; then
 fi
 
 if [ -n "${SUBMIT_ONLY:-}" ]; then exit 0; fi
-echo "== 10,000 WebSockets, one broadcast (the next trigger, in 40 s)"
-start_server "sqlite://$work/gs2.db" 40
-"$LOADGEN" ws "$base" "$work/contest.json" 10000 "$(server_pid)"
+websockets

@@ -198,6 +198,14 @@ pub async fn run_worker_with(
     result.with_context(|| format!("worker {index} HTTP server failed"))
 }
 
+/// Whether connecting a worker failed only because the reducer did not answer in time.
+fn reducer_not_answering_yet(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<crate::glitter::GlitterError>(),
+        Some(crate::glitter::GlitterError::Transport(_))
+    )
+}
+
 /// `gs serve`: the reducer and `api.workers` workers in one process. Every port is bound
 /// before anything starts, so a taken one stops `gs` at once; a part that fails later
 /// (a worker, the admin panel, the reducer) stops the whole process with its error.
@@ -223,9 +231,21 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     // error to report, not the workers' wait for it.
     let mut workers = Vec::new();
     for index in 0..config.api.workers {
-        let worker = tokio::select! {
-            worker = new_worker(config.clone(), index) => worker?,
-            Some(failed) = parts.join_next() => return Err(part_stopped(failed)),
+        let worker = loop {
+            let attempt = tokio::select! {
+                worker = new_worker(config.clone(), index) => worker,
+                Some(failed) = parts.join_next() => return Err(part_stopped(failed)),
+            };
+            match attempt {
+                Ok(worker) => break worker,
+                // The reducer answers once its game is loaded, which takes longer than
+                // the connect timeout on a big contest (20,000 users / 1,000,000
+                // submissions on a busy machine): wait on while it is still running.
+                Err(e) if reducer_not_answering_yet(&e) => {
+                    tracing::info!("worker {index}: the reducer is not answering yet (still loading the game?); connecting again");
+                }
+                Err(e) => return Err(e),
+            }
         };
         workers.push(worker);
     }
