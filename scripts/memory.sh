@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${USERS:-20000}
 SUBMISSIONS=${SUBMISSIONS:-1000000}
-cargo build --release --bin gs >/dev/null
+# The same build as scripts/load-test.sh: with the example its dev-dependencies unify
+# other features, and a build without it recompiles half the tree.
+cargo build --release --bin gs --example loadgen >/dev/null 2>&1
 GS=$PWD/target/release/gs
 work=$(mktemp -d)
 pids=()
@@ -52,6 +54,9 @@ kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 
 "$GS" reducer --config "$work/gs.toml" >"$work/reducer.log" 2>&1 &
 pids+=($!)
+# The reducer opens its action socket once the game is loaded; a worker started before
+# gives up after its 10 s connect timeout.
+until [ -S "$work/data/action.sock" ]; do sleep 0.5; done
 "$GS" worker --config "$work/gs.toml" --index 0 >"$work/worker.log" 2>&1 &
 pids+=($!)
 wait_ready "$api"

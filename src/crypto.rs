@@ -7,13 +7,13 @@
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use rand::rngs::OsRng;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::rngs::SysRng;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding};
-use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
+use rsa::{Pkcs1v15Encrypt, PrivateKey};
 use serde_json::Value;
 use sha2::Sha256;
 use std::fmt;
@@ -38,7 +38,7 @@ pub fn admin_2fa_value(glitter_token: &str, auth_token: &str) -> String {
 
 /// An RSA private key whose `Debug` never shows it.
 #[derive(Clone)]
-pub struct RsaKey(Arc<RsaPrivateKey>);
+pub struct RsaKey(Arc<PrivateKey>);
 
 impl fmt::Debug for RsaKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,9 +51,9 @@ impl fmt::Debug for RsaKey {
 pub fn parse_private_key(pem: &str) -> Result<RsaKey, String> {
     let pem = pem.trim();
     let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
-        RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| e.to_string())?
+        PrivateKey::from_pkcs1_pem(pem).map_err(|e| e.to_string())?
     } else {
-        RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?
+        PrivateKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?
     };
     Ok(RsaKey(Arc::new(key)))
 }
@@ -79,7 +79,7 @@ pub fn jwt_rs256(key: &RsaKey, header: &Value, claims: &Value) -> Result<String,
     let signing_input = format!("{}.{}", b64url(&header), b64url(&claims));
     let signer = SigningKey::<Sha256>::new((*key.0).clone());
     let signature = signer
-        .try_sign_with_rng(&mut OsRng, signing_input.as_bytes())
+        .try_sign_with_rng(&mut SysRng, signing_input.as_bytes())
         .map_err(|e| e.to_string())?;
     Ok(format!("{signing_input}.{}", b64url(&signature.to_bytes())))
 }
@@ -90,7 +90,7 @@ pub fn decrypt_pkcs1v15(key: &RsaKey, text: &str) -> Result<String, &'static str
     let bytes = decode_base64(text).ok_or("not base64")?;
     let plain = key
         .0
-        .decrypt_blinded(&mut OsRng, Pkcs1v15Encrypt, &bytes)
+        .decrypt_blinded(&mut SysRng, Pkcs1v15Encrypt, &bytes)
         .map_err(|_| "cannot be decrypted with the configured key")?;
     String::from_utf8(plain).map_err(|_| "not UTF-8 once decrypted")
 }
@@ -124,7 +124,7 @@ mod tests {
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier;
     use rsa::traits::PublicKeyParts;
-    use rsa::RsaPublicKey;
+    use rsa::PublicKey;
 
     fn key() -> RsaKey {
         let pem = std::fs::read_to_string(concat!(
@@ -145,14 +145,18 @@ mod tests {
         )
         .unwrap();
         let (input, sig) = token.rsplit_once('.').unwrap();
-        let public = RsaPublicKey::from(&*key.0);
+        let public = PublicKey::from(&*key.0);
         let verifier = VerifyingKey::<Sha256>::new(public.clone());
         let sig = Signature::try_from(decode_base64(sig).unwrap().as_slice()).unwrap();
         verifier.verify(input.as_bytes(), &sig).unwrap();
         assert_eq!(jwt_claims(&token).unwrap()["sub"], "x");
 
         let ct = public
-            .encrypt(&mut OsRng, Pkcs1v15Encrypt, "student@pku.edu.cn".as_bytes())
+            .encrypt(
+                &mut SysRng,
+                Pkcs1v15Encrypt,
+                "student@pku.edu.cn".as_bytes(),
+            )
             .unwrap();
         assert_eq!(
             decrypt_pkcs1v15(&key, &STANDARD.encode(&ct)).unwrap(),

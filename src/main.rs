@@ -12,10 +12,21 @@ use gs::config::Config;
 use gs::rows::Dump;
 use gs::store::Store;
 
-/// mimalloc: the JSON answers allocate many small objects; it serves them markedly faster
-/// than the system allocator on the hot read endpoints.
+/// jemalloc: the JSON answers allocate many small objects; it serves them much faster than
+/// the system allocator on the hot read endpoints, and (with its background threads, see
+/// [`return_freed_memory`]) gives freed memory back to the system, which mimalloc did not
+/// do for an idle process (README, "Load test").
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Starts jemalloc's background threads: they purge freed pages after the decay time
+/// (10 s by default) even when the process allocates nothing more, so the memory of, say,
+/// 10,000 closed WebSockets goes back to the system instead of staying with the process.
+fn return_freed_memory() {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!("cannot start the allocator's background threads ({e}); freed memory is returned only while the process allocates");
+    }
+}
 
 /// Guiding Star CTF backend: one reducer, many workers.
 #[derive(Debug, Parser)]
@@ -229,6 +240,9 @@ fn main() -> ExitCode {
         Command::Serve(_) | Command::Reducer(_) | Command::Worker { .. } | Command::Police(_)
     );
     gs::logging::init(service);
+    if service {
+        return_freed_memory();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return report(anyhow::Error::new(e).context("cannot start the async runtime")),
@@ -439,7 +453,7 @@ async fn generate_attachments(
     sel: gs::worker::pregenerate::Selection,
 ) -> Result<()> {
     use gs::worker::{follow, pregenerate, WorkerShared};
-    let store = Store::connect(&config.database.url).await?;
+    let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
     let actions = gs::glitter::ActionClient::connect(
         &config.glitter.action_addr,
         config.glitter.token.expose(),
@@ -516,7 +530,7 @@ async fn generate_attachments(
 async fn open(c: &ConfigArg) -> Result<Store> {
     let config = Config::load(c.config.as_deref())?;
     let url = &config.database.url;
-    let store = match Store::connect(url).await {
+    let store = match Store::connect_with(url, &config.database.tls).await {
         Ok(store) => store,
         Err(e) => {
             let from = match &config.file {

@@ -37,7 +37,7 @@ pub async fn shutdown_signal() {
 
 /// Fills an empty database with the demo contest (never touches one that holds data).
 pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database.url).await?;
+    let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
     store.migrate().await?;
     if store.is_empty().await? {
         let now = crate::clock::now_s();
@@ -181,7 +181,8 @@ pub async fn run_worker_with(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let index = shared.index;
-    let store = Store::connect(&shared.config.database.url).await?;
+    let store =
+        Store::connect_with(&shared.config.database.url, &shared.config.database.tls).await?;
     // The follower stops after the HTTP server: the requests in flight at shutdown are
     // finished, and an action's request waits until its change is applied.
     let (stop_following, following) = watch::channel(false);
@@ -195,6 +196,14 @@ pub async fn run_worker_with(
     let _ = stop_following.send(true);
     follower.abort();
     result.with_context(|| format!("worker {index} HTTP server failed"))
+}
+
+/// Whether connecting a worker failed only because the reducer did not answer in time.
+fn reducer_not_answering_yet(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<crate::glitter::GlitterError>(),
+        Some(crate::glitter::GlitterError::Transport(_))
+    )
 }
 
 /// `gs serve`: the reducer and `api.workers` workers in one process. Every port is bound
@@ -225,9 +234,21 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     // error to report, not the workers' wait for it.
     let mut workers = Vec::new();
     for index in 0..config.api.workers {
-        let worker = tokio::select! {
-            worker = new_worker(config.clone(), index) => worker?,
-            failed = &mut reducer => return Err(part_stopped(failed)),
+        let worker = loop {
+            let attempt = tokio::select! {
+                worker = new_worker(config.clone(), index) => worker,
+                failed = &mut reducer => return Err(part_stopped(failed)),
+            };
+            match attempt {
+                Ok(worker) => break worker,
+                // The reducer answers once its game is loaded, which takes longer than
+                // the connect timeout on a big contest (20,000 users / 1,000,000
+                // submissions on a busy machine): wait on while it is still running.
+                Err(e) if reducer_not_answering_yet(&e) => {
+                    tracing::info!("worker {index}: the reducer is not answering yet (still loading the game?); connecting again");
+                }
+                Err(e) => return Err(e),
+            }
         };
         workers.push(worker);
     }

@@ -367,7 +367,7 @@ async fn kill_connections(admin: &mut sqlx::MySqlConnection, only_inserting: boo
     let mut kills = 0;
     for id in ids {
         // It may have closed by itself meanwhile.
-        if sqlx::query(&format!("KILL {id}"))
+        if sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
             .execute(&mut *admin)
             .await
             .is_ok()

@@ -30,11 +30,15 @@ async fn burst(cluster: &Cluster) -> Vec<Duration> {
     let base = Arc::new(cluster.base.clone());
     let player = auth_token(4);
     let mut tasks = Vec::new();
-    // Clients are built (and the pool warmed) before the clock starts.
+    // Clients are built before the clock starts. They only speak plain HTTP to 127.0.0.1,
+    // so they get an empty root store: with reqwest 0.13 every client otherwise reads and
+    // parses the system's CA bundle (rustls-platform-verifier), 200 copies per burst
+    // whose construction and teardown competed with the server for the two cores.
     let clients: Vec<reqwest::Client> = (0..REQUESTS)
         .map(|_| {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .tls_certs_only([])
                 .build()
                 .expect("client")
         })
@@ -71,13 +75,18 @@ async fn burst(cluster: &Cluster) -> Vec<Duration> {
             if took > Duration::from_millis(100) {
                 eprintln!("slow request kind {} took {took:?}", i % 4);
             }
-            took
+            // Dropped after the whole burst, not while other requests are being timed.
+            (took, client)
         }));
     }
     let mut latencies = Vec::new();
+    let mut finished = Vec::new();
     for t in tasks {
-        latencies.push(t.await.expect("task"));
+        let (took, client) = t.await.expect("task");
+        latencies.push(took);
+        finished.push(client);
     }
+    drop(finished);
     latencies.sort();
     latencies
 }

@@ -359,6 +359,36 @@ async fn dynamic_flag_table(kind: Kind) {
     store.close().await;
 }
 
+/// A batch's action ids go in with multi-row INSERTs (more than one statement's worth
+/// here): every record is read back with its reply, and a repeated id fails the batch
+/// without storing any of it.
+async fn action_ids_recorded_in_bulk(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let store = db.store().await;
+    let ids: Vec<String> = (0..300).map(|i| format!("w.{i}")).collect();
+    let replies: Vec<String> = (0..300).map(|i| format!("{{\"n\":{i}}}")).collect();
+    let records: Vec<(&str, &str)> = ids
+        .iter()
+        .map(String::as_str)
+        .zip(replies.iter().map(String::as_str))
+        .collect();
+    let mut batch = store.write_batch().await.unwrap();
+    batch.record_actions(5, &records).await.unwrap();
+    batch.commit().await.unwrap();
+    let mut got = store.committed_actions(0).await.unwrap();
+    got.sort_by_key(|(id, _)| id[2..].parse::<u32>().unwrap());
+    let want: Vec<(String, String)> = ids.iter().cloned().zip(replies.iter().cloned()).collect();
+    assert_eq!(got, want);
+    let mut again = store.write_batch().await.unwrap();
+    let err = again
+        .record_actions(6, &[("new.1", "{}"), ("w.7", "{}")])
+        .await;
+    assert!(err.is_err(), "a repeated action id is refused");
+    again.rollback().await;
+    assert_eq!(store.committed_actions(0).await.unwrap().len(), 300);
+    store.close().await;
+}
+
 /// Settling action ids waits for a transaction still writing them and reports how it
 /// ended (a commit whose reply was lost may still be finishing); the claims it makes to
 /// find out leave nothing behind.
@@ -413,6 +443,7 @@ async fn settled_actions_wait_for_the_writer(kind: Kind) {
 
 on_all_engines!(
     dynamic_flag_table,
+    action_ids_recorded_in_bulk,
     settled_actions_wait_for_the_writer,
     golden_round_trip,
     import_refuses_non_empty,

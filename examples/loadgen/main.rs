@@ -6,8 +6,10 @@
 //!   then checks that every acknowledged submission is in the database.
 //! - `loadgen ws URL DUMP CONNECTIONS [SERVER_PID]`: opens that many WebSockets (up to 16
 //!   per player), waits for the next broadcast (the contest's next trigger) and reports
-//!   how long it took to reach every connection; with the server's pid, also its memory
-//!   before, with the connections idle, and after they closed.
+//!   how long it took to reach every connection (each connection keeps reading and notes
+//!   when its frame arrived; all stay open until the end); with the server's pid, also
+//!   the server's CPU time around the broadcast and its memory before, with the
+//!   connections idle, and 1, 3, 10 and 20 s after they closed.
 //! - `loadgen soak --config GS_TOML --dump CONTEST_JSON --gs GS_BINARY [options]`: a
 //!   reducer and workers under a mixed load and random faults (`soak.rs`, scripts/soak.sh).
 
@@ -18,7 +20,7 @@ use gs::rows::Dump;
 use gs::state::user::FlagRef;
 use gs::state::{Game, GameOptions};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -217,26 +219,62 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time (user + system) a process has used so far, in seconds, from `/proc/PID/stat`
+/// (`self` for this one); its clock ticks are USER_HZ, 100 per second on Linux.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// The machine's load averages (`/proc/loadavg`, first three fields).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The time since `base` in nanoseconds, never 0 (0 marks "nothing received").
+fn nanos_since(base: Instant) -> u64 {
+    u64::try_from(base.elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Result<(), BoxError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     let game = load_game(dump)?;
     let rss_before = pid.and_then(rss_kib);
     let players = players(&game);
     if players.is_empty() {
         return Err("no player can play".into());
     }
+    if connections > players.len() * 16 {
+        return Err("more connections than 16 per player".into());
+    }
     let ws_url = format!("{}/service/ws/push", url.replacen("http", "ws", 1));
-    let received: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
+    // When each connection received its first push message, in ns after `base` (0: not
+    // yet), stored by the connection's own task the moment the frame is read: no lock.
+    let base = Instant::now();
+    let base_wall = std::time::SystemTime::now();
+    let arrivals: Arc<Vec<AtomicU64>> =
+        Arc::new((0..connections).map(|_| AtomicU64::new(0)).collect());
     let opened = Arc::new(AtomicUsize::new(0));
+    // 4 KiB read buffers (the library's default, 128 KiB allocated up front, made 10,000
+    // connections cost this process 1.3 GB), frames written at once, Nagle off.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
     let mut tasks = Vec::new();
-    let started = Instant::now();
     for i in 0..connections {
         let token = players[i % players.len()].1.clone();
-        if i / players.len() >= 16 {
-            return Err("more connections than 16 per player".into());
-        }
-        let (ws_url, received, opened) = (ws_url.clone(), received.clone(), opened.clone());
+        let (ws_url, arrivals, opened) = (ws_url.clone(), arrivals.clone(), opened.clone());
         tasks.push(tokio::spawn(async move {
-            use tokio_tungstenite::tungstenite::client::IntoClientRequest;
             let Ok(mut req) = ws_url.as_str().into_client_request() else {
                 return;
             };
@@ -244,17 +282,19 @@ async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Resu
                 return;
             };
             req.headers_mut().insert("Cookie", cookie);
-            let Ok((mut stream, _)) = tokio_tungstenite::connect_async(req).await else {
+            let Ok((mut stream, _)) =
+                tokio_tungstenite::connect_async_with_config(req, Some(config), true).await
+            else {
                 return;
             };
             opened.fetch_add(1, Ordering::Relaxed);
+            // Stays connected (answering pings) until the end of the test, so that no
+            // close is under way on either side while the broadcast is delivered.
             while let Some(Ok(msg)) = stream.next().await {
                 if msg.is_text() {
-                    received
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(Instant::now());
-                    break;
+                    let t = nanos_since(base);
+                    let _ =
+                        arrivals[i].compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed);
                 }
             }
         }));
@@ -272,7 +312,7 @@ async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Resu
     println!(
         "{} of {connections} WebSockets open after {:?}; the next trigger is in {} s",
         opened.load(Ordering::Relaxed),
-        started.elapsed(),
+        base.elapsed(),
         next - now
     );
     if next - now > 3 {
@@ -292,31 +332,73 @@ async fn ws(url: &str, dump: &str, connections: usize, pid: Option<u32>) -> Resu
             );
         }
     }
-    let now = gs::clock::now_s();
-    tokio::time::sleep(Duration::from_secs((next - now + 5).max(1) as u64)).await;
+    // CPU used by the server and by this client from 1 s before the trigger to 3 s after.
+    let wall_ms = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    };
+    let until_ms = |at_ms: i64| {
+        Duration::from_millis((at_ms - wall_ms(std::time::SystemTime::now())).max(0) as u64)
+    };
+    tokio::time::sleep(until_ms(next * 1000 - 1000)).await;
+    let cpu = |pid: Option<u32>| pid.and_then(|p| cpu_seconds(&p.to_string()));
+    let (server_cpu0, own_cpu0) = (cpu(pid), cpu_seconds("self"));
+    tokio::time::sleep(until_ms(next * 1000 + 3000)).await;
+    let (server_cpu1, own_cpu1) = (cpu(pid), cpu_seconds("self"));
+    let load = load_average();
+    tokio::time::sleep(until_ms(next * 1000 + 5000)).await;
     println!("{} WebSockets were open", opened.load(Ordering::Relaxed));
-    for t in tasks {
+    let mut times: Vec<u64> = arrivals
+        .iter()
+        .map(|a| a.load(Ordering::Relaxed))
+        .filter(|&t| t > 0)
+        .collect();
+    for t in &tasks {
         t.abort();
+    }
+    times.sort_unstable();
+    match (times.first(), times.last()) {
+        (Some(&first), Some(&last)) => {
+            let ms = |ns: u64| ns as f64 / 1e6;
+            let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize] - first;
+            let trigger_ms = next * 1000 - wall_ms(base_wall);
+            println!(
+                "broadcast reached {} connections; first {:.1} ms after the trigger time; spread from first to last: {:.1} ms (p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms)",
+                times.len(),
+                ms(first) - trigger_ms as f64,
+                ms(last - first),
+                ms(at(0.5)),
+                ms(at(0.9)),
+                ms(at(0.99)),
+            );
+        }
+        _ => println!("no broadcast received"),
+    }
+    if let (Some(a), Some(b)) = (server_cpu0, server_cpu1) {
+        println!(
+            "server CPU from 1 s before the trigger to 3 s after: {:.2} s",
+            b - a
+        );
+    }
+    if let (Some(a), Some(b)) = (own_cpu0, own_cpu1) {
+        println!(
+            "this client's CPU in the same 4 s: {:.2} s; load average then: {load}",
+            b - a
+        );
     }
     if let Some(pid) = pid {
         // Closed connections give their memory back (after the server notices them).
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        if let Some(after) = rss_kib(pid) {
-            println!(
-                "server memory after the connections closed: {} MiB",
-                after / 1024
-            );
+        let closed = Instant::now();
+        for after_s in [1, 3, 10, 20] {
+            tokio::time::sleep_until((closed + Duration::from_secs(after_s)).into()).await;
+            if let Some(after) = rss_kib(pid) {
+                println!(
+                    "server memory {after_s} s after the connections closed: {} MiB",
+                    after / 1024
+                );
+            }
         }
-    }
-    let mut times = std::mem::take(&mut *received.lock().unwrap_or_else(|e| e.into_inner()));
-    times.sort();
-    match (times.first(), times.last()) {
-        (Some(first), Some(last)) => println!(
-            "broadcast reached {} connections; spread from first to last: {:?}",
-            times.len(),
-            last.duration_since(*first)
-        ),
-        _ => println!("no broadcast received"),
     }
     Ok(())
 }

@@ -403,7 +403,7 @@ async fn submit(shared: Arc<Shared>, i: usize, w: usize) {
         None
     };
     let (key, flag) = correct.unwrap_or_else(|| {
-        let key = &shared.challenges[rand::random::<usize>() % shared.challenges.len()];
+        let key = &shared.challenges[rand::random_range(0..shared.challenges.len())];
         (
             key.clone(),
             format!("flag{{soak_{:016x}}}", rand::random::<u64>()),
@@ -468,9 +468,9 @@ async fn submissions(shared: Arc<Shared>, rate: f64) {
 async fn reader(shared: Arc<Shared>) {
     const ENDPOINTS: [&str; 3] = ["game_info", "game", "board/score_all"];
     while !shared.stopped() {
-        let w = rand::random::<usize>() % shared.base_urls.len();
-        let endpoint = ENDPOINTS[rand::random::<usize>() % ENDPOINTS.len()];
-        let token = &shared.players[rand::random::<usize>() % shared.players.len()].0;
+        let w = rand::random_range(0..shared.base_urls.len());
+        let endpoint = ENDPOINTS[rand::random_range(0..ENDPOINTS.len())];
+        let token = &shared.players[rand::random_range(0..shared.players.len())].0;
         let resp = shared
             .client
             .post(format!("{}/service/wish/{endpoint}", shared.base_urls[w]))
@@ -661,7 +661,7 @@ async fn kill_connections(url: &str) -> Result<usize, BoxError> {
         .fetch_all(&mut conn)
         .await?;
         for id in ids {
-            if sqlx::query(&format!("KILL {id}"))
+            if sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
                 .execute(&mut conn)
                 .await
                 .is_ok()
@@ -918,7 +918,7 @@ pub async fn run(args: &[String]) -> Result<(), BoxError> {
             last_acknowledged = acknowledged;
         }
         if Instant::now() >= next_fault {
-            let kind = kinds[rand::random::<usize>() % kinds.len()];
+            let kind = kinds[rand::random_range(0..kinds.len())];
             let began = Instant::now();
             let what = match inject(kind, &mut cluster, o.workers, &url).await {
                 Ok(what) => what,

@@ -197,7 +197,7 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
     replica: Option<Arc<WorkerShared>>,
 ) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database.url).await?;
+    let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
     let (shared, follower) = match replica {
         Some(shared) => (shared, None),
         None => {

@@ -122,6 +122,10 @@ impl fmt::Display for Origin {
 pub struct DatabaseConfig {
     /// `sqlite://PATH`, `mysql://…` or `postgres://…`.
     pub url: String,
+    /// `tls` and `ca_file`: TLS of the connections to MySQL/MariaDB and PostgreSQL.
+    pub tls: crate::store::DbTls,
+    /// When the reducer's SQLite commits reach the disk (`synchronous` of its connections).
+    pub sqlite_synchronous: crate::store::SqliteSync,
 }
 
 /// `[paths]`: directories, created when missing.
@@ -273,6 +277,72 @@ struct Parsed {
     signing_key: Option<String>,
 }
 
+/// `[database] tls` and `ca_file`, checked against the URL: a known mode, no TLS
+/// parameter in the URL besides them, no required TLS for SQLite, and a CA file that exists
+/// and holds a PEM certificate (only with `verify`, the one mode that checks certificates).
+fn database_tls(v: &Values, url: &str) -> Result<crate::store::DbTls, ConfigError> {
+    use crate::store::{url_tls_param, DbTls, TlsMode};
+    let name = v.string("database", "tls", "prefer")?;
+    let mode = TlsMode::parse(&name).ok_or_else(|| {
+        let known: Vec<&str> = TlsMode::ALL.iter().map(|(n, _)| *n).collect();
+        v.bad(
+            "database",
+            "tls",
+            format!("expected one of {}, found `{name}`", known.join(", ")),
+        )
+    })?;
+    if let Some(param) = url_tls_param(url) {
+        return Err(v.bad(
+            "database",
+            "url",
+            format!(
+                "the URL sets `{param}`; set TLS with `database.tls` (off, prefer, require, verify) and `database.ca_file` instead"
+            ),
+        ));
+    }
+    if url.starts_with("sqlite:") && mode.requires_tls() {
+        return Err(v.bad(
+            "database",
+            "tls",
+            format!("`{name}` cannot apply to SQLite (a local file, no connection to encrypt); use off or prefer, which SQLite ignores"),
+        ));
+    }
+    let ca_file = v
+        .opt_str("database", "ca_file")?
+        .filter(|f| !f.trim().is_empty())
+        .map(PathBuf::from);
+    if let Some(file) = &ca_file {
+        if mode != TlsMode::Verify {
+            return Err(v.bad(
+                "database",
+                "ca_file",
+                format!("only used with database.tls = \"verify\" (the one mode that checks the server's certificate), but tls is `{name}`"),
+            ));
+        }
+        let text = std::fs::read(file).map_err(|e| {
+            v.bad(
+                "database",
+                "ca_file",
+                format!("cannot read `{}`: {e}", file.display()),
+            )
+        })?;
+        if !text
+            .windows(b"-----BEGIN CERTIFICATE-----".len())
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
+            return Err(v.bad(
+                "database",
+                "ca_file",
+                format!(
+                    "`{}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    file.display()
+                ),
+            ));
+        }
+    }
+    Ok(DbTls { mode, ca_file })
+}
+
 /// Checks and types every value.
 fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
     let v = Values { raw };
@@ -288,6 +358,18 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
             ),
         ));
     }
+    let tls = database_tls(&v, &url)?;
+    let sqlite_synchronous = match v.string("database", "sqlite_synchronous", "full")?.as_str() {
+        "full" => crate::store::SqliteSync::Full,
+        "normal" => crate::store::SqliteSync::Normal,
+        other => {
+            return Err(v.bad(
+                "database",
+                "sqlite_synchronous",
+                format!("expected `full` or `normal`, found `{other}`"),
+            ))
+        }
+    };
     let paths = PathsConfig {
         data: v.path("paths", "data", "data")?,
         templates: v.path("paths", "templates", "data/templates")?,
@@ -411,7 +493,11 @@ fn build(file: Option<PathBuf>, raw: Raw) -> Result<Parsed, ConfigError> {
     };
     let config = Config {
         file,
-        database: DatabaseConfig { url },
+        database: DatabaseConfig {
+            url,
+            tls,
+            sqlite_synchronous,
+        },
         paths,
         glitter: GlitterConfig {
             action_addr: v.endpoint("glitter", "action_addr", DEFAULT_ACTION_ADDR)?,

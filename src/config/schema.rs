@@ -19,7 +19,15 @@ pub(super) enum Kind {
 
 /// Every section and key, in the order they are documented.
 pub(super) const KEYS: &[(&str, &[(&str, Kind)])] = &[
-    ("database", &[("url", Kind::Str)]),
+    (
+        "database",
+        &[
+            ("url", Kind::Str),
+            ("tls", Kind::Str),
+            ("ca_file", Kind::Str),
+            ("sqlite_synchronous", Kind::Str),
+        ],
+    ),
     (
         "paths",
         &[

@@ -4,7 +4,7 @@
 use super::{Config, ConfigError, Origin};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rand::RngCore;
+use rand::Rng;
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -48,7 +48,7 @@ pub(super) fn check_signing_key(key: &str) -> Result<(), String> {
 /// 32 random bytes as URL-safe base64.
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

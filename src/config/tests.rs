@@ -382,3 +382,112 @@ fn signing_key_accepts_padding() {
     assert!(check_signing_key(&format!("{key}=")).is_ok());
     assert!(check_signing_key("").is_err());
 }
+
+#[test]
+fn database_tls_keys() {
+    use crate::store::TlsMode;
+    let (_dir, file, e) = setup("");
+    let c = Config::load_with_env(Some(&file), &e).unwrap();
+    assert_eq!(c.database.tls.mode, TlsMode::Prefer);
+    assert_eq!(c.database.tls.ca_file, None);
+    for (name, mode) in TlsMode::ALL {
+        let (_dir, file, e) = setup(&format!(
+            "[database]\nurl = \"postgres://u:p@h/db\"\ntls = \"{name}\"\n"
+        ));
+        let c = Config::load_with_env(Some(&file), &e).unwrap();
+        assert_eq!(c.database.tls.mode, mode, "{name}");
+    }
+    // The environment too, and a CA file with verify.
+    let (dir, file, mut e) = setup("[database]\nurl = \"mysql://u:p@h/db\"\n");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    e.extend(env(&[
+        ("GS_DATABASE__TLS", "verify"),
+        ("GS_DATABASE__CA_FILE", &ca.display().to_string()),
+    ]));
+    let c = Config::load_with_env(Some(&file), &e).unwrap();
+    assert_eq!(c.database.tls.mode, TlsMode::Verify);
+    assert_eq!(c.database.tls.ca_file.as_deref(), Some(ca.as_path()));
+
+    // An unknown mode names the key, the value and the modes that exist.
+    let m = err("[database]\ntls = \"yes\"\n", &[]);
+    assert!(
+        m.contains("`database.tls`")
+            && m.contains("`yes`")
+            && m.contains("off, prefer, require, verify"),
+        "{m}"
+    );
+    let m = err("", &[("GS_DATABASE__TLS", "REQUIRE")]);
+    assert!(
+        m.contains("`database.tls`") && m.contains("GS_DATABASE__TLS"),
+        "{m}"
+    );
+    let m = err("[database]\ntls = true\n", &[]);
+    assert!(m.contains("`database.tls`") && m.contains("string"), "{m}");
+    // SQLite: off and prefer are ignored, require and verify refused.
+    for ok in ["off", "prefer"] {
+        let (_dir, file, e) = setup(&format!("[database]\ntls = \"{ok}\"\n"));
+        Config::load_with_env(Some(&file), &e).unwrap();
+    }
+    let m = err("[database]\ntls = \"require\"\n", &[]);
+    assert!(m.contains("`database.tls`") && m.contains("SQLite"), "{m}");
+    // A missing or certificate-less CA file is an error at start-up, naming the file.
+    let pg = "[database]\nurl = \"postgres://u:p@h/db\"\ntls = \"verify\"\n";
+    let m = err(&format!("{pg}ca_file = \"/nonexistent/ca.pem\"\n"), &[]);
+    assert!(
+        m.contains("`database.ca_file`") && m.contains("/nonexistent/ca.pem"),
+        "{m}"
+    );
+    let (dir, file, e) = setup("");
+    let not_pem = dir.path().join("key.txt");
+    std::fs::write(&not_pem, "hello").unwrap();
+    std::fs::write(&file, format!("{pg}ca_file = \"{}\"\n", not_pem.display())).unwrap();
+    let m = Config::load_with_env(Some(&file), &e)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.contains("`database.ca_file`") && m.contains("no PEM certificate"),
+        "{m}"
+    );
+    // A CA file means nothing without verify: refused rather than silently ignored.
+    let m = err(
+        "[database]\nurl = \"postgres://u:p@h/db\"\ntls = \"require\"\nca_file = \"/etc/hostname\"\n",
+        &[],
+    );
+    assert!(
+        m.contains("`database.ca_file`") && m.contains("verify"),
+        "{m}"
+    );
+    // TLS parameters in the URL would contradict the keys: refused, password hidden.
+    let m = err(
+        "[database]\nurl = \"postgres://u:secret@h/db?sslmode=disable\"\n",
+        &[],
+    );
+    assert!(
+        m.contains("`database.url`")
+            && m.contains("sslmode")
+            && m.contains("database.tls")
+            && !m.contains("secret"),
+        "{m}"
+    );
+}
+
+#[test]
+fn sqlite_synchronous_is_full_unless_set_to_normal() {
+    use crate::store::SqliteSync;
+    let (_dir, file, e) = setup("");
+    let c = Config::load_with_env(Some(&file), &e).unwrap();
+    assert_eq!(c.database.sqlite_synchronous, SqliteSync::Full);
+    let (_dir, file, e) = setup("[database]\nsqlite_synchronous = \"normal\"\n");
+    let c = Config::load_with_env(Some(&file), &e).unwrap();
+    assert_eq!(c.database.sqlite_synchronous, SqliteSync::Normal);
+    let msg = err("", &[("GS_DATABASE__SQLITE_SYNCHRONOUS", "off")]);
+    assert!(
+        msg.contains("sqlite_synchronous") && msg.contains("`off`"),
+        "{msg}"
+    );
+}

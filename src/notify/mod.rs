@@ -75,15 +75,27 @@ impl Notifier {
         )));
         let counters = Arc::new(Counters::default());
         let runtime = tokio::runtime::Handle::try_current().ok();
-        let queue = match runtime {
-            Some(rt) if !targets.is_empty() => {
+        let timeout = Duration::from_secs(config.timeout_s);
+        // Building a client reads the system's CA store (rustls-platform-verifier); on a
+        // host without one it fails, and the notifier then says so instead of panicking.
+        let client = match (&runtime, targets.is_empty()) {
+            (Some(_), false) => reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .build()
+                .map_err(|e| {
+                    tracing::error!(
+                        "staff notifications are off: cannot build the HTTP client: {e} \
+                         (TLS certificates are checked against the system's CA store; \
+                         Debian: apt-get install ca-certificates)"
+                    )
+                })
+                .ok(),
+            _ => None,
+        };
+        let queue = match (runtime, client) {
+            (Some(rt), Some(client)) => {
                 let (tx, rx) = mpsc::channel(config.queue);
-                let timeout = Duration::from_secs(config.timeout_s);
-                let client = reqwest::Client::builder()
-                    .timeout(timeout)
-                    .connect_timeout(timeout)
-                    .build()
-                    .unwrap_or_default();
                 let window = Duration::from_secs(config.throttle_window_s);
                 rt.spawn(send_loop(Sender {
                     summary_every: SUMMARY_INTERVAL.min(window / 2),

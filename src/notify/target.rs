@@ -3,7 +3,7 @@
 
 use crate::config::{NotifyConfig, Secret};
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 

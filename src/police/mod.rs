@@ -173,7 +173,7 @@ async fn forward_pushes(
 
 /// Runs the police until `shutdown` flips to true.
 pub async fn run(config: Arc<Config>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database.url).await?;
+    let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
     let actions =
         ActionClient::connect(&config.glitter.action_addr, config.glitter.token.expose()).await?;
     let shared = Arc::new(WorkerShared::named(

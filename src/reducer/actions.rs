@@ -19,10 +19,11 @@ const AUTH_TOKEN_ALPHABET: &[u8] = b"qwertyuiopasdfghjkzxcvbnmQWERTYUPASDFGHJKLZ
 
 /// A new `auth_token`: `<uid>_<48 random characters>` from a cryptographic generator.
 pub fn new_auth_token(uid: i64) -> String {
-    use rand::Rng;
-    let mut rng = rand::rngs::OsRng;
+    use rand::RngExt;
+    // The OS generator directly; it panics only if the OS cannot give randomness at all.
+    let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
     let random: String = (0..48)
-        .map(|_| AUTH_TOKEN_ALPHABET[rng.gen_range(0..AUTH_TOKEN_ALPHABET.len())] as char)
+        .map(|_| AUTH_TOKEN_ALPHABET[rng.random_range(0..AUTH_TOKEN_ALPHABET.len())] as char)
         .collect();
     format!("{uid}_{random}")
 }

@@ -124,6 +124,7 @@ async fn write(
     // The ids recorded with their rows, and whether some action wrote without an id: what
     // tells afterwards whether a commit of unknown fate happened.
     let mut recorded: Vec<&str> = Vec::new();
+    let mut replies_recorded: Vec<String> = Vec::new();
     let mut written_without_id = false;
     let now = now_ms();
     for &i in pending {
@@ -139,16 +140,23 @@ async fn write(
         let wrote = events.len() > written_before;
         match (id, &outcome) {
             (Some(id), Ok(reply)) if wrote => {
-                let text = serde_json::to_string(reply).unwrap_or_default();
-                if let Err(e) = batch.record_action(id, now, &text).await {
-                    failed = Some(e.to_string());
-                    break;
-                }
+                replies_recorded.push(serde_json::to_string(reply).unwrap_or_default());
                 recorded.push(id);
             }
             _ => written_without_id |= wrote,
         }
         outcomes.push((i, outcome));
+    }
+    if failed.is_none() && !recorded.is_empty() {
+        // One multi-row INSERT for the whole batch, in the same transaction as its rows.
+        let records: Vec<(&str, &str)> = recorded
+            .iter()
+            .copied()
+            .zip(replies_recorded.iter().map(String::as_str))
+            .collect();
+        if let Err(e) = batch.record_actions(now, &records).await {
+            failed = Some(e.to_string());
+        }
     }
     let ending = match failed {
         Some(e) => {

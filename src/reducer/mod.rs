@@ -67,7 +67,12 @@ impl std::fmt::Debug for Reducer {
 impl Reducer {
     /// Connects to the database, migrates, loads the game and binds the glitter sockets.
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
-        let store = Store::connect(&config.database.url).await?;
+        let store = Store::connect_with_sync(
+            &config.database.url,
+            &config.database.tls,
+            config.database.sqlite_synchronous,
+        )
+        .await?;
         store.migrate().await?;
         let notifier = crate::notify::Notifier::start(&config.notify);
         crate::logging::write_to_database(store.clone(), "reducer", notifier.clone());

@@ -4,8 +4,12 @@
 use super::batch::WriteBatch;
 use super::db::{Engine, Val};
 use super::schema::ACTION_TABLE;
-use super::{Context, Result, Store};
+use super::{Context, Result, Store, StoreError};
 use std::collections::HashSet;
+
+/// Most records in one INSERT statement (3 bound values each; every engine takes far
+/// more than 3 × this many, SQLite's lowest limit being 999 values before 3.32).
+const RECORDS_PER_STATEMENT: usize = 256;
 
 impl WriteBatch {
     /// Records that the action `action_id` is committed with this batch, answered `reply`.
@@ -15,21 +19,44 @@ impl WriteBatch {
         committed_ms: i64,
         reply: &str,
     ) -> Result<()> {
-        let e = self.tx.engine();
-        let sql = e.sql(&format!(
-            "INSERT INTO {} (action_id, committed_ms, reply) VALUES (?, ?, ?)",
-            e.quote(ACTION_TABLE)
-        ));
-        let vals = [
-            Val::Text(action_id),
-            Val::Int(committed_ms),
-            Val::Text(reply),
-        ];
-        self.tx
-            .exec(&sql, &vals)
+        self.record_actions(committed_ms, &[(action_id, reply)])
             .await
-            .ctx(|| format!("recording action {action_id}"))
-            .map(drop)
+    }
+
+    /// Records that the actions `(action id, reply)` are committed with this batch, all at
+    /// `committed_ms`: one multi-row INSERT per [`RECORDS_PER_STATEMENT`] records instead
+    /// of one statement per action.
+    pub async fn record_actions(
+        &mut self,
+        committed_ms: i64,
+        records: &[(&str, &str)],
+    ) -> Result<()> {
+        let e = self.tx.engine();
+        for chunk in records.chunks(RECORDS_PER_STATEMENT) {
+            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = e.sql(&format!(
+                "INSERT INTO {} (action_id, committed_ms, reply) VALUES {rows}",
+                e.quote(ACTION_TABLE)
+            ));
+            let vals: Vec<Val<'_>> = chunk
+                .iter()
+                .flat_map(|&(id, reply)| [Val::Text(id), Val::Int(committed_ms), Val::Text(reply)])
+                .collect();
+            let n = self.tx.exec(&sql, &vals).await.ctx(|| {
+                format!(
+                    "recording {} action ids ({}…)",
+                    chunk.len(),
+                    chunk.first().map_or("", |r| r.0)
+                )
+            })?;
+            if n != chunk.len() as u64 {
+                return Err(StoreError::Sql {
+                    what: format!("recording {} action ids", chunk.len()),
+                    source: sqlx::Error::Protocol(format!("{n} rows inserted")),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgRow, Postgres};
 use sqlx::query::Query;
 use sqlx::sqlite::{Sqlite, SqlitePool, SqliteRow};
-use sqlx::{Database, Encode, Row, Type};
+use sqlx::{AssertSqlSafe, Database, Encode, Row, Type};
 
 /// Which SQL engine a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,18 +68,19 @@ pub(crate) enum Val<'a> {
     Bool(bool),
 }
 
-/// Binds every value in order. Generic so that each engine's arm shares this code.
-fn bind_all<'q, DB>(
-    mut q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
-    args: &'q [Val<'q>],
-) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+/// Binds every value in order (sqlx 0.9 encodes each at once, so `args` need not outlive
+/// the query). Generic so that each engine's arm shares this code.
+fn bind_all<'q, 'a, DB>(
+    mut q: Query<'q, DB, <DB as Database>::Arguments>,
+    args: &'a [Val<'a>],
+) -> Query<'q, DB, <DB as Database>::Arguments>
 where
     DB: Database,
-    i64: Encode<'q, DB> + Type<DB>,
-    Option<i64>: Encode<'q, DB> + Type<DB>,
-    &'q str: Encode<'q, DB> + Type<DB>,
-    Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    bool: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    bool: Encode<'a, DB> + Type<DB>,
 {
     for v in args {
         q = match v {
@@ -192,7 +193,7 @@ pub(crate) enum Conn {
 }
 
 /// Runs one statement without preparing it (BEGIN, COMMIT, ROLLBACK).
-async fn raw(conn: &mut Conn, sql: &str) -> Result<(), sqlx::Error> {
+async fn raw(conn: &mut Conn, sql: &'static str) -> Result<(), sqlx::Error> {
     match conn {
         // A bare `&str` has no arguments: sent as a simple query, never prepared.
         Conn::Sqlite(c) => sqlx::Executor::execute(&mut **c, sql).await.map(drop),
@@ -292,10 +293,13 @@ impl Pools {
 
     /// Executes one statement; returns the number of rows affected.
     pub(crate) async fn exec(&self, sql: &str, args: &[Val<'_>]) -> Result<u64, sqlx::Error> {
-        on_pool!(self, |e| Ok(bind_all(sqlx::query(sql), args)
-            .execute(e)
-            .await?
-            .rows_affected()))
+        on_pool!(self, |e| Ok(bind_all(
+            sqlx::query(AssertSqlSafe(sql)),
+            args
+        )
+        .execute(e)
+        .await?
+        .rows_affected()))
     }
 
     /// Executes an `INSERT` and returns the id the database gave the new row.
@@ -303,14 +307,16 @@ impl Pools {
         let sql = returning_id(self.engine(), sql);
         match self {
             Pools::MySql(e) => {
-                let done = bind_all(sqlx::query(&sql), args).execute(e).await?;
+                let done = bind_all(sqlx::query(AssertSqlSafe(sql)), args)
+                    .execute(e)
+                    .await?;
                 id_from_u64(done.last_insert_id())
             }
-            Pools::Sqlite(e) => bind_all(sqlx::query(&sql), args)
+            Pools::Sqlite(e) => bind_all(sqlx::query(AssertSqlSafe(sql)), args)
                 .fetch_one(e)
                 .await?
                 .try_get(0),
-            Pools::Postgres(e) => bind_all(sqlx::query(&sql), args)
+            Pools::Postgres(e) => bind_all(sqlx::query(AssertSqlSafe(sql)), args)
                 .fetch_one(e)
                 .await?
                 .try_get(0),
@@ -324,7 +330,9 @@ impl Pools {
         args: &[Val<'_>],
     ) -> Result<Option<i64>, sqlx::Error> {
         on_pool!(self, |e| {
-            let row = bind_all(sqlx::query(sql), args).fetch_optional(e).await?;
+            let row = bind_all(sqlx::query(AssertSqlSafe(sql)), args)
+                .fetch_optional(e)
+                .await?;
             row.map(|r| r.try_get::<Option<i64>, _>(0))
                 .transpose()
                 .map(Option::flatten)
@@ -379,10 +387,13 @@ impl Tx {
 
     /// Executes one statement; returns the number of rows affected.
     pub(crate) async fn exec(&mut self, sql: &str, args: &[Val<'_>]) -> Result<u64, sqlx::Error> {
-        on_tx!(self, |e| Ok(bind_all(sqlx::query(sql), args)
-            .execute(e)
-            .await?
-            .rows_affected()))
+        on_tx!(self, |e| Ok(bind_all(
+            sqlx::query(AssertSqlSafe(sql)),
+            args
+        )
+        .execute(e)
+        .await?
+        .rows_affected()))
     }
 
     /// Executes an `INSERT` and returns the id the database gave the new row.
@@ -390,14 +401,16 @@ impl Tx {
         let sql = returning_id(self.engine(), sql);
         match self.conn_mut() {
             Conn::MySql(t) => {
-                let done = bind_all(sqlx::query(&sql), args).execute(&mut **t).await?;
+                let done = bind_all(sqlx::query(AssertSqlSafe(sql)), args)
+                    .execute(&mut **t)
+                    .await?;
                 id_from_u64(done.last_insert_id())
             }
-            Conn::Sqlite(t) => bind_all(sqlx::query(&sql), args)
+            Conn::Sqlite(t) => bind_all(sqlx::query(AssertSqlSafe(sql)), args)
                 .fetch_one(&mut **t)
                 .await?
                 .try_get(0),
-            Conn::Postgres(t) => bind_all(sqlx::query(&sql), args)
+            Conn::Postgres(t) => bind_all(sqlx::query(AssertSqlSafe(sql)), args)
                 .fetch_one(&mut **t)
                 .await?
                 .try_get(0),
@@ -411,7 +424,9 @@ impl Tx {
         args: &[Val<'_>],
     ) -> Result<Option<i64>, sqlx::Error> {
         on_tx!(self, |e| {
-            let row = bind_all(sqlx::query(sql), args).fetch_optional(e).await?;
+            let row = bind_all(sqlx::query(AssertSqlSafe(sql)), args)
+                .fetch_optional(e)
+                .await?;
             row.map(|r| r.try_get::<Option<i64>, _>(0))
                 .transpose()
                 .map(Option::flatten)
@@ -429,7 +444,7 @@ impl Tx {
         F: FnMut(&dyn RowGet),
     {
         on_tx!(self, |e| {
-            let mut rows = sqlx::query(sql).fetch(e);
+            let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(e);
             while let Some(row) = rows.try_next().await? {
                 each(&row);
             }
@@ -450,7 +465,7 @@ impl Tx {
         F: FnMut(&dyn RowGet),
     {
         on_tx!(self, |e| {
-            let mut rows = bind_all(sqlx::query(sql), args).fetch(e);
+            let mut rows = bind_all(sqlx::query(AssertSqlSafe(sql)), args).fetch(e);
             while let Some(row) = rows.try_next().await? {
                 each(&row);
             }

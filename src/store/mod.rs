@@ -11,6 +11,8 @@ mod listing;
 mod schema;
 mod sqlite_load;
 mod tables;
+mod tls;
+pub use tls::{url_tls_param, DbTls, TlsMode};
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
 pub use crate::rows::RowProblem;
@@ -89,6 +91,20 @@ pub enum StoreError {
         /// The id asked for.
         id: i64,
     },
+    /// The TLS handshake with the database server failed, or the server has no TLS while
+    /// `[database] tls` requires it.
+    #[error("{what}: {source}\n  help: {help}")]
+    Tls {
+        /// What we were doing.
+        what: String,
+        /// The driver's error.
+        source: sqlx::Error,
+        /// What to check, for the configured mode.
+        help: &'static str,
+    },
+    /// `[database] tls` requires TLS of an SQLite file.
+    #[error("`[database] tls = \"{0}\"` cannot apply to SQLite (a local file, no connection to encrypt)\n  help: use tls = \"off\" or \"prefer\" (both ignored for SQLite), or a MySQL/PostgreSQL URL")]
+    SqliteTls(&'static str),
     /// Rows that could not be read; an export refuses to silently leave them out.
     #[error("{} row(s) could not be read:\n{}\n  help: fix or delete these rows in the database, then try again", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     BadRows(Vec<RowProblem>),
@@ -115,6 +131,21 @@ impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
 /// What `load_all` gives: every table, and the rows it had to leave out.
 pub type LoadResult = Result<(Tables, Vec<RowProblem>)>;
 
+/// When a SQLite commit reaches the disk (`PRAGMA synchronous` in WAL mode), for the
+/// reducer's connections (`[database] sqlite_synchronous`); the other engines ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// Every commit is on the disk before it is acknowledged (an fsync of the WAL per
+    /// commit): nothing acknowledged is lost, even by a power failure.
+    #[default]
+    Full,
+    /// A commit is in the operating system's cache when acknowledged and reaches the disk
+    /// at the next checkpoint: nothing acknowledged is lost when gs crashes or is killed;
+    /// a power failure or kernel crash can undo the last commits (the database stays
+    /// consistent).
+    Normal,
+}
+
 /// A connection pool to the contest database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -138,18 +169,67 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The first connection's result, a TLS failure explained for the configured mode.
+fn first_connection<C>(
+    result: std::result::Result<C, sqlx::Error>,
+    tls: &DbTls,
+    what: impl FnOnce() -> String,
+) -> Result<C> {
+    // sqlx reports "the server has no TLS" as `Error::Tls` and a handshake that rustls
+    // refused (certificate, host name) as an I/O error carrying the rustls error.
+    let is_tls = |e: &sqlx::Error| match e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
+    };
+    match result {
+        Err(source) if is_tls(&source) => Err(StoreError::Tls {
+            what: what(),
+            source,
+            help: match tls.mode {
+                TlsMode::Verify if tls.ca_file.is_none() => "tls = \"verify\" needs TLS on the server and a certificate from a public CA (Mozilla's roots) naming the URL's host; for a private CA set `[database] ca_file`",
+                TlsMode::Verify => "tls = \"verify\" needs TLS on the server and a certificate signed by a CA of `[database] ca_file` (or a public one) naming the URL's host",
+                TlsMode::Require => "tls = \"require\" needs a server with TLS enabled; enable it there, or set tls = \"prefer\" to fall back to a plain connection",
+                TlsMode::Prefer | TlsMode::Off => "the server offered TLS and the handshake failed; tls = \"off\" connects without TLS",
+            },
+        }),
+        other => other.ctx(what),
+    }
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (creating the file and its directory), `mysql://…`
-    /// or `postgres://…`. Does not migrate.
+    /// or `postgres://…` with the default TLS mode (`prefer`). Does not migrate.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, &DbTls::default()).await
+    }
+
+    /// Connects like [`Store::connect`], with TLS to a server as `tls` says (SQLite: a
+    /// mode that requires TLS is an error, the others are ignored).
+    pub async fn connect_with(url: &str, tls: &DbTls) -> Result<Store> {
+        Store::connect_with_sync(url, tls, SqliteSync::Full).await
+    }
+
+    /// Connects like [`Store::connect_with`], with the commits of SQLite connections made
+    /// durable as `sync` says (the reducer's store).
+    pub async fn connect_with_sync(url: &str, tls: &DbTls, sync: SqliteSync) -> Result<Store> {
         let shown = redact_url(url);
         let what = || format!("cannot connect to the database `{shown}`");
         let mut sqlite_file = None;
         let pools = if url.starts_with("sqlite:") {
+            if tls.mode.requires_tls() {
+                return Err(StoreError::SqliteTls(tls.mode.name()));
+            }
             let opts = SqliteConnectOptions::from_str(url)
                 .ctx(what)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match sync {
+                    SqliteSync::Full => SqliteSynchronous::Full,
+                    SqliteSync::Normal => SqliteSynchronous::Normal,
+                })
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let file = opts.get_filename().to_path_buf();
@@ -172,14 +252,20 @@ impl Store {
             Pools::Sqlite(pool)
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
             let url = url.replacen("mariadb:", "mysql:", 1);
-            let opts = MySqlConnectOptions::from_str(&url).ctx(what)?;
+            let opts = tls.mysql(MySqlConnectOptions::from_str(&url).ctx(what)?);
             // One plain connection first: the pool would only say it timed out.
-            opts.connect().await.ctx(what)?.close().await.ctx(what)?;
+            first_connection(opts.connect().await, tls, what)?
+                .close()
+                .await
+                .ctx(what)?;
             let pool = MySqlPoolOptions::new().connect_with(opts).await.ctx(what)?;
             Pools::MySql(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url).ctx(what)?;
-            opts.connect().await.ctx(what)?.close().await.ctx(what)?;
+            let opts = tls.postgres(PgConnectOptions::from_str(url).ctx(what)?);
+            first_connection(opts.connect().await, tls, what)?
+                .close()
+                .await
+                .ctx(what)?;
             let pool = PgPoolOptions::new().connect_with(opts).await.ctx(what)?;
             Pools::Postgres(pool)
         } else {

@@ -252,7 +252,7 @@ pub fn spawn_load(
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         return;
                     }
-                    let challenge = &challenges[rand::random::<usize>() % challenges.len()];
+                    let challenge = &challenges[rand::random_range(0..challenges.len())];
                     submit(&client, port, &token, challenge, &ledger).await;
                     if cycle {
                         queue

@@ -22,7 +22,7 @@ use md5::{Digest, Md5};
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::Verifier;
-use rsa::{Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
+use rsa::{Pkcs1v15Encrypt, PrivateKey, PublicKey};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -54,7 +54,7 @@ pub struct Seen {
 
 struct MockState {
     base: String,
-    public: RsaPublicKey,
+    public: PublicKey,
     /// OIDC: code → (code_challenge, nonce).
     oidc_codes: Mutex<HashMap<String, (String, String)>>,
     next: AtomicU64,
@@ -313,7 +313,7 @@ async fn carsi_resource(State(st): St, q: Q) -> Response {
     let enc = |text: &str| {
         let ct = st
             .public
-            .encrypt(&mut rand::rngs::OsRng, Pkcs1v15Encrypt, text.as_bytes())
+            .encrypt(&mut rand::rngs::SysRng, Pkcs1v15Encrypt, text.as_bytes())
             .unwrap();
         STANDARD.encode(ct)
     };
@@ -487,11 +487,11 @@ impl MockIdp {
             .expect("bind mock");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let pem = std::fs::read_to_string(KEY_FILE).expect("test key");
-        let private = RsaPrivateKey::from_pkcs8_pem(&pem).expect("test key parses");
+        let private = PrivateKey::from_pkcs8_pem(&pem).expect("test key parses");
         let seen = Arc::new(Seen::default());
         let state = Arc::new(MockState {
             base: base.clone(),
-            public: RsaPublicKey::from(&private),
+            public: PublicKey::from(&private),
             oidc_codes: Mutex::new(HashMap::new()),
             next: AtomicU64::new(0),
             seen: seen.clone(),

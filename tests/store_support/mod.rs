@@ -63,10 +63,12 @@ impl TestDb {
                 let mut c = sqlx::MySqlConnection::connect(&mysql_server())
                     .await
                     .expect("MariaDB at 127.0.0.1:3306 (start it with .ci/run)");
-                sqlx::query(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-                    .execute(&mut c)
-                    .await
-                    .expect("create database");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+                )))
+                .execute(&mut c)
+                .await
+                .expect("create database");
                 TestDb {
                     kind,
                     url: format!("{}/{name}", mysql_server()),
@@ -78,7 +80,7 @@ impl TestDb {
                 let mut c = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_server()))
                     .await
                     .expect("PostgreSQL at 127.0.0.1:5432 (start it with .ci/run)");
-                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
                     .execute(&mut c)
                     .await
                     .expect("create database");
@@ -112,7 +114,10 @@ impl TestDb {
                     .await
                     .expect("connect");
                 for s in statements {
-                    sqlx::query(s).execute(&mut c).await.expect(s);
+                    sqlx::query(sqlx::AssertSqlSafe(*s))
+                        .execute(&mut c)
+                        .await
+                        .expect(s);
                 }
             }
             Kind::MySql => {
@@ -120,7 +125,10 @@ impl TestDb {
                     .await
                     .expect("connect");
                 for s in statements {
-                    sqlx::query(s).execute(&mut c).await.expect(s);
+                    sqlx::query(sqlx::AssertSqlSafe(*s))
+                        .execute(&mut c)
+                        .await
+                        .expect(s);
                 }
             }
             Kind::Postgres => {
@@ -128,7 +136,10 @@ impl TestDb {
                     .await
                     .expect("connect");
                 for s in statements {
-                    sqlx::query(s).execute(&mut c).await.expect(s);
+                    sqlx::query(sqlx::AssertSqlSafe(*s))
+                        .execute(&mut c)
+                        .await
+                        .expect(s);
                 }
             }
         }
@@ -172,19 +183,25 @@ async fn drop_database(kind: Kind, name: &str) -> Result<(), sqlx::Error> {
             .await?;
             for id in ids {
                 // The connection may have ended by itself meanwhile.
-                let _ = sqlx::query(&format!("KILL {id}")).execute(&mut c).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
+                    .execute(&mut c)
+                    .await;
             }
-            sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                .execute(&mut c)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS `{name}`"
+            )))
+            .execute(&mut c)
+            .await?;
         }
         Kind::Postgres => {
             let mut c =
                 sqlx::PgConnection::connect(&format!("{}/postgres", postgres_server())).await?;
             // FORCE: a pool the test did not close must not keep the database alive.
-            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut c)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(&mut c)
+            .await?;
         }
         Kind::Sqlite => {}
     }

@@ -7,7 +7,7 @@ use crate::rows::{
 };
 use crate::state::flag::FlagSpec;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
 
 /// Size and timing of a generated contest.
@@ -51,10 +51,10 @@ const GROUPS: &[(&str, u32)] = &[
 ];
 
 fn flag_json(rng: &mut StdRng, key: &str, idx: usize, name: &str) -> Value {
-    let base_score = [50, 100, 150, 200, 250, 300, 400][rng.gen_range(0..7)];
-    match rng.gen_range(0..4) {
+    let base_score = [50, 100, 150, 200, 250, 300, 400][rng.random_range(0..7)];
+    match rng.random_range(0..4) {
         0 => json!({"name": name, "type": "static", "base_score": base_score,
-                    "val": format!("flag{{{key}_static_{idx}_{}}}", rng.gen_range(100_000..999_999))}),
+                    "val": format!("flag{{{key}_static_{idx}_{}}}", rng.random_range(100_000..999_999))}),
         1 => json!({"name": name, "type": "leet", "base_score": base_score,
                     "val": format!("flag{{this_is_a_leetable_flag_for_{key}_number_{idx}}}"),
                     "salt": format!("salt-{key}-{idx}")}),
@@ -68,7 +68,7 @@ fn flag_json(rng: &mut StdRng, key: &str, idx: usize, name: &str) -> Value {
 
 fn challenge(rng: &mut StdRng, id: i64) -> ChallengeRow {
     let key = format!("chall_{id}");
-    let n_flags = [1, 1, 1, 2, 3][rng.gen_range(0..5)];
+    let n_flags = [1, 1, 1, 2, 3][rng.random_range(0..5)];
     let flags: Vec<Value> = (0..n_flags)
         .map(|i| {
             let name = if n_flags == 1 {
@@ -79,17 +79,17 @@ fn challenge(rng: &mut StdRng, id: i64) -> ChallengeRow {
             flag_json(rng, &key, i, &name)
         })
         .collect();
-    let category = CATEGORIES[rng.gen_range(0..CATEGORIES.len())];
+    let category = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
     ChallengeRow {
         id,
-        effective_after: if rng.gen_bool(0.15) { 2000 } else { 1000 },
+        effective_after: if rng.random_bool(0.15) { 2000 } else { 1000 },
         title: format!("Challenge {id}"),
         category: category.to_owned(),
-        sorting_index: rng.gen_range(0..20),
+        sorting_index: rng.random_range(0..20),
         desc_template: format!(
             "# {key}\n\nYou are in group `{{{{ group }}}}` at tick {{{{ tick }}}}.\n\n{{% call box(2000) %}}\nA hint for phase two.\n{{% endcall %}}\n"
         ),
-        chall_metadata: json!({"author": format!("author{id}"), "first_blood_award_eligible": rng.gen_bool(0.3), "score_deduction_eligible": rng.gen_bool(0.9)}),
+        chall_metadata: json!({"author": format!("author{id}"), "first_blood_award_eligible": rng.random_bool(0.3), "score_deduction_eligible": rng.random_bool(0.9)}),
         actions: json!([{"name": "题目附件", "effective_after": 0, "type": "attachment", "filename": format!("{key}.zip"), "file_path": format!("{key}/{key}.zip")}]),
         flags: Value::Array(flags),
         key,
@@ -98,7 +98,7 @@ fn challenge(rng: &mut StdRng, id: i64) -> ChallengeRow {
 
 fn pick_group(rng: &mut StdRng) -> &'static str {
     let total: u32 = GROUPS.iter().map(|g| g.1).sum();
-    let mut r = rng.gen_range(0..total);
+    let mut r = rng.random_range(0..total);
     for (g, w) in GROUPS {
         if r < *w {
             return g;
@@ -133,12 +133,15 @@ fn user(rng: &mut StdRng, id: i64, start_ms: i64) -> (UserRow, UserProfileRow) {
         login_key,
         login_properties: json!({"type": if group == "staff" { "manual" } else { "github" }}),
         timestamp_ms: start_ms - 2 * 86_400_000 + id,
-        enabled: rng.gen_bool(0.98) || id == 1,
+        enabled: rng.random_bool(0.98) || id == 1,
         group: group.to_owned(),
         token: Some(format!("GgT-demo-token-{id}")),
-        auth_token: Some(format!("{id}_demo_auth_token_{:032x}", rng.gen::<u128>())),
+        auth_token: Some(format!(
+            "{id}_demo_auth_token_{:032x}",
+            rng.random::<u128>()
+        )),
         profile_id: Some(id),
-        terms_agreed: rng.gen_bool(0.97) || id == 1,
+        terms_agreed: rng.random_bool(0.97) || id == 1,
         last_feedback_ms: None,
     };
     (row, profile)
@@ -216,24 +219,24 @@ pub fn generate(shape: &ContestShape) -> Tables {
     let step_ms = ((last_s - start) * 1000 / shape.submissions.max(1) as i64).max(1);
     let mut ts = start * 1000;
     for id in 1..=shape.submissions as i64 {
-        ts = (ts + rng.gen_range(1..=2 * step_ms)).min(last_s * 1000);
-        let uid = rng.gen_range(1..=shape.users.max(1) as i64);
-        let ci = rng.gen_range(0..challenge.len());
+        ts = (ts + rng.random_range(1..=2 * step_ms)).min(last_s * 1000);
+        let uid = rng.random_range(1..=shape.users.max(1) as i64);
+        let ci = rng.random_range(0..challenge.len());
         let ch = &challenge[ci];
-        let flag = if rng.gen_bool(0.6) && !specs[ci].is_empty() {
-            let fi = rng.gen_range(0..specs[ci].len());
+        let flag = if rng.random_bool(0.6) && !specs[ci].is_empty() {
+            let fi = rng.random_range(0..specs[ci].len());
             specs[ci][fi]
                 .correct_value(&ch.key, uid, None)
                 .unwrap_or_else(|_| "flag{x}".into())
         } else {
-            format!("flag{{wrong_{}}}", rng.gen_range(0..100_000_000))
+            format!("flag{{wrong_{}}}", rng.random_range(0..100_000_000))
         };
-        let deducted = ts / 1000 >= phase_two && rng.gen_bool(0.9);
-        let score_override = rng.gen_bool(0.005).then(|| rng.gen_range(0..200));
+        let deducted = ts / 1000 >= phase_two && rng.random_bool(0.9);
+        let score_override = rng.random_bool(0.005).then(|| rng.random_range(0..200));
         submission.push(SubmissionRow {
             id,
             user_id: uid,
-            challenge_key: if rng.gen_bool(0.01) {
+            challenge_key: if rng.random_bool(0.01) {
                 "deleted_chall".into()
             } else {
                 ch.key.clone()

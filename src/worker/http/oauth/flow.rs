@@ -13,9 +13,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use futures::future::BoxFuture;
-use hmac::{Hmac, Mac};
-use rand::distributions::{Alphanumeric, DistString};
-use rand::rngs::OsRng;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::distr::{Alphanumeric, SampleString};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use serde_json::Value;
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -108,7 +109,7 @@ pub trait Provider: Send + Sync + 'static {
 
 /// A random state: 32 letters and digits from the OS generator.
 fn new_state() -> String {
-    Alphanumeric.sample_string(&mut OsRng, 32)
+    Alphanumeric.sample_string(&mut UnwrapErr(SysRng), 32)
 }
 
 /// Absolute URL of a path of this backend, as players reach it.

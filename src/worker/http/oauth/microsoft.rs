@@ -10,7 +10,7 @@ use crate::config::MicrosoftConfig;
 use crate::crypto::{b64url, jwt_rs256, parse_private_key, RsaKey};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use rand::RngCore;
+use rand::Rng;
 use serde_json::json;
 
 const NAME: &str = "Microsoft";
@@ -108,7 +108,7 @@ impl Microsoft {
 /// A random (version 4) UUID for the assertion's `jti`.
 fn uuid_v4() -> String {
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);

@@ -108,7 +108,7 @@ impl std::fmt::Debug for Providers {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     /// The HTTP client could not be built (TLS initialisation, proxy settings).
-    #[error("cannot build the HTTP client for login providers: {0}")]
+    #[error("cannot build the HTTP client for login providers: {0}\n  help: TLS certificates are checked against the system's CA store (Debian: apt-get install ca-certificates)")]
     Client(#[from] reqwest::Error),
     /// A configured key could not be used.
     #[error("{0}")]

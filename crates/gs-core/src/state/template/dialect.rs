@@ -470,6 +470,14 @@ fn adapt_structure(line: &str, block: Block) -> (Cow<'_, str>, Block) {
             let nested = format!("{}{}", " ".repeat(indent / 4 * 4), line.trim_start());
             (Cow::Owned(mark_item_content(&nested).into_owned()), block)
         }
+        (Block::List { .. }, None) if commonmark_would_open_html(&line[indent..], false) => {
+            // An indented continuation line of an item: inside the item CommonMark would
+            // open an HTML block here, Python-Markdown reads the tag as inline HTML.
+            (
+                Cow::Owned(format!("{}{PARA_MARK}{}", &line[..indent], &line[indent..])),
+                block,
+            )
+        }
         (Block::ParaStart | Block::Para, Some(_)) => (mark_line(line), Block::Para),
         (Block::ParaStart | Block::Para, None) if is_delimiter_row(line) => {
             // Not a table for Python-Markdown (it checked the chunk): keep it text.

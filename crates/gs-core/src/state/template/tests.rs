@@ -559,11 +559,18 @@ fn tags_after_list_markers_are_inline() {
     assert_eq!(
         markdown_to_html("- <div class=\"x\">\n    <https://a.example>\n    </div>"),
         "<ul>\n<li><div class=\"x\">\n<a target=\"_blank\" rel=\"noopener noreferrer\" \
-         href=\"https://a.example\">https://a.example</a>  </div>\n</li>\n</ul>"
+         href=\"https://a.example\">https://a.example</a>\n</div></li>\n</ul>"
     );
     assert_eq!(
         markdown_to_html("1. <span>\n*x*\n</span>"),
         "<ol>\n<li><span>\n<em>x</em>\n</span></li>\n</ol>"
+    );
+    // On an item's indented continuation line too (found by tests/markdown_fuzz.rs; as
+    // Python-Markdown 3 renders it but for the continuation lines' indentation, which it
+    // keeps).
+    assert_eq!(
+        markdown_to_html("- item\n    <div>*x*</div>\n    1 < 2\n"),
+        "<ul>\n<li>item\n<div><em>x</em></div>\n1 &lt; 2</li>\n</ul>"
     );
     let nested = markdown_to_html("- - <br>\n    - <https://a.example>");
     assert!(nested.contains("<li><br><ul>"), "{nested}");
