@@ -625,7 +625,16 @@ async fn notifier_throttles_per_channel_and_summarizes_later() {
         summary,
         "[THROTTLED] 3 message(s) on channel police:9 were held back:\n- [POLICE] report 5\n- [POLICE] report 6\n- [POLICE] report 7"
     );
-    let stats = n.stats();
+    // The notifier counts a message as sent once the hook's answer is back, a moment
+    // after the hook has recorded it: wait for the counters to settle.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut stats = n.stats();
+    while (stats.sent, stats.failed, stats.queued) != (7, 0, 0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stats = n.stats();
+    }
     assert_eq!(
         (stats.sent, stats.failed, stats.queued),
         (7, 0, 0),
