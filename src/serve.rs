@@ -189,10 +189,11 @@ pub async fn run_worker_with(
     let follower = tokio::spawn(follow::run(shared.clone(), store, following));
     tracing::info!("worker {index} listening on http://{addr}");
     let mut stop = shutdown.clone();
-    let result = crate::worker::http::serve(shared, listener, async move {
+    let result = crate::worker::http::serve(shared.clone(), listener, async move {
         let _ = stop.wait_for(|s| *s).await;
     })
     .await;
+    shared.anticheat.flush().await;
     let _ = stop_following.send(true);
     follower.abort();
     result.with_context(|| format!("worker {index} HTTP server failed"))
@@ -268,20 +269,25 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
         .await
         .context("the admin panel stopped")
     });
+    // The police watches worker 0's game (one copy of the game less than a follower of
+    // its own, and each event applied once less).
+    if let (true, Some(watched)) = (config.police.enabled, workers.first()) {
+        let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
+        let patrol = crate::police::attach(watched, store);
+        tracing::info!("police: watching worker {}'s game", watched.index);
+        let mut stop = stop_rx.clone();
+        parts.spawn(async move {
+            let _ = stop.wait_for(|s| *s).await;
+            patrol.finish().await;
+            Ok(())
+        });
+    }
     for (shared, listener) in workers.into_iter().zip(worker_listeners) {
         let (index, stop) = (shared.index, stop_rx.clone());
         parts.spawn(async move {
             run_worker_with(shared, listener, stop)
                 .await
                 .with_context(|| format!("worker {index} stopped"))
-        });
-    }
-    if config.police.enabled {
-        let (config, stop) = (config.clone(), stop_rx.clone());
-        parts.spawn(async move {
-            crate::police::run(config, stop)
-                .await
-                .context("the police stopped")
         });
     }
     let mut reducer_stopped = false;

@@ -307,7 +307,9 @@ async fn attachments_need_a_player_who_may_see_them() {
     assert_eq!(res.text().await.expect("body"), "hidden");
 }
 
-fn log_lines(w: &TestWorker, uid: i64) -> Vec<Value> {
+async fn log_lines(w: &TestWorker, uid: i64) -> Vec<Value> {
+    // Lines are written by the worker's log thread: wait until it has written them.
+    w.shared.anticheat.flush().await;
     let path = w
         .shared
         .config
@@ -364,7 +366,7 @@ async fn anticheat_entries_are_appended_per_user() {
         .await
         .expect("request");
     assert_eq!(res.status().as_u16(), 200);
-    let lines = log_lines(&w, 2);
+    let lines = log_lines(&w, 2).await;
     assert_eq!(lines.len(), 5, "{lines:?}");
     assert_eq!(lines[0]["ip"], "203.0.113.7");
     assert_eq!(lines[0]["tabid"], "tab9");
@@ -384,7 +386,7 @@ async fn anticheat_entries_are_appended_per_user() {
         )
         .await;
     assert_eq!(answer["error"], "REDUCER_ERROR");
-    let lines = log_lines(&w, 2);
+    let lines = log_lines(&w, 2).await;
     let last = lines.last().expect("line");
     assert_eq!(last["data"]["kind"], "submit_flag");
     assert_eq!(last["data"]["flag"], "flag{wrong}");

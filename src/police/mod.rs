@@ -127,27 +127,46 @@ impl FollowObserver for Police {
     }
 }
 
-/// Writes each report's log row and tells the staff.
+/// Writes each report's log row and tells the staff, until `stop` flips to true; the
+/// reports already queued then are still written.
 async fn write_reports(
     mut reports: mpsc::UnboundedReceiver<Report>,
     store: Store,
     notifier: Arc<Notifier>,
     tz: TimeZone,
+    mut stop: watch::Receiver<bool>,
 ) {
-    while let Some(r) = reports.recv().await {
-        let row = LogRow {
-            id: 0,
-            timestamp_ms: crate::clock::now_ms(),
-            level: "success".into(),
-            process: POLICE_NAME.into(),
-            module: report::LOG_MODULE.into(),
-            message: report::text(&r, &tz, None),
+    loop {
+        let r = tokio::select! {
+            r = reports.recv() => match r {
+                Some(r) => Some(r),
+                None => return,
+            },
+            _ = stop.wait_for(|s| *s) => None,
         };
-        let (channel, text) = report::staff_message(&r, &tz);
-        notifier.notify(&channel, text);
-        if let Err(e) = store.insert_log(&row).await {
-            tracing::error!("police: cannot write the report on S#{}: {e}", r.sid);
-        }
+        let Some(r) = r else {
+            while let Ok(r) = reports.try_recv() {
+                write_report(&r, &store, &notifier, &tz).await;
+            }
+            return;
+        };
+        write_report(&r, &store, &notifier, &tz).await;
+    }
+}
+
+async fn write_report(r: &Report, store: &Store, notifier: &Notifier, tz: &TimeZone) {
+    let row = LogRow {
+        id: 0,
+        timestamp_ms: crate::clock::now_ms(),
+        level: "success".into(),
+        process: POLICE_NAME.into(),
+        module: report::LOG_MODULE.into(),
+        message: report::text(r, tz, None),
+    };
+    let (channel, text) = report::staff_message(r, tz);
+    notifier.notify(&channel, text);
+    if let Err(e) = store.insert_log(&row).await {
+        tracing::error!("police: cannot write the report on S#{}: {e}", r.sid);
     }
 }
 
@@ -171,7 +190,8 @@ async fn forward_pushes(
     }
 }
 
-/// Runs the police until `shutdown` flips to true.
+/// Runs the police as a process of its own (`gs police`): a follower of its own, until
+/// `shutdown` flips to true.
 pub async fn run(config: Arc<Config>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let store = Store::connect_with(&config.database.url, &config.database.tls).await?;
     let actions =
@@ -182,12 +202,7 @@ pub async fn run(config: Arc<Config>, mut shutdown: watch::Receiver<bool>) -> an
         POLICE_NAME.into(),
         actions,
     ));
-    let notifier = shared.notifier.clone();
-    let (tx, rx) = mpsc::unbounded_channel();
-    shared.set_observer(Arc::new(Police::new(tx, notifier.clone())));
-    let tz = TimeZone::configured(&config.admin.timezone);
-    let writer = tokio::spawn(write_reports(rx, store.clone(), notifier.clone(), tz));
-    let pusher = tokio::spawn(forward_pushes(shared.pushes.subscribe(), notifier));
+    let patrol = attach(&shared, store.clone());
     let follower = tokio::spawn(follow::run(shared, store, shutdown.clone()));
     tracing::info!(
         "police: following the reducer at {}",
@@ -195,8 +210,42 @@ pub async fn run(config: Arc<Config>, mut shutdown: watch::Receiver<bool>) -> an
     );
     let _ = shutdown.wait_for(|s| *s).await;
     follower.abort();
-    pusher.abort();
-    // Reports already found are still written: the channel closes with the follower.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    patrol.finish().await;
     Ok(())
+}
+
+/// The police's tasks beside the game it watches.
+#[derive(Debug)]
+pub struct Patrol {
+    stop: watch::Sender<bool>,
+    writer: tokio::task::JoinHandle<()>,
+    pusher: tokio::task::JoinHandle<()>,
+}
+
+impl Patrol {
+    /// Stops forwarding pushes and writes the reports already found (at most 5 s more).
+    pub async fn finish(self) {
+        self.pusher.abort();
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.writer).await;
+    }
+}
+
+/// Sets the police on a follower that has not started yet: it watches that game (an API
+/// worker's, in `gs serve`, so that the process holds one copy of the game less) and
+/// reports through its own tasks.
+pub fn attach(shared: &WorkerShared, store: Store) -> Patrol {
+    let config = &shared.config;
+    let notifier = shared.notifier.clone();
+    let (tx, rx) = mpsc::unbounded_channel();
+    shared.set_observer(Arc::new(Police::new(tx, notifier.clone())));
+    let tz = TimeZone::configured(&config.admin.timezone);
+    let (stop, stopped) = watch::channel(false);
+    let writer = tokio::spawn(write_reports(rx, store, notifier.clone(), tz, stopped));
+    let pusher = tokio::spawn(forward_pushes(shared.pushes.subscribe(), notifier));
+    Patrol {
+        stop,
+        writer,
+        pusher,
+    }
 }

@@ -1,6 +1,7 @@
 //! The worker: a full copy of the game state that follows the reducer's events and serves
 //! the player HTTP API and WebSocket push from RAM, forwarding actions to the reducer.
 
+pub mod anticheat_log;
 pub mod dynamic;
 pub mod follow;
 pub mod http;
@@ -104,6 +105,8 @@ pub struct WorkerShared {
     pub generators: Arc<crate::generator::Generators>,
     /// Prometheus metrics of this worker.
     pub metrics: crate::metrics::worker::WorkerMetrics,
+    /// The writer of this worker's anti-cheat log lines.
+    pub anticheat: anticheat_log::AnticheatLog,
 }
 
 /// Event latency figures over one heartbeat period.
@@ -148,6 +151,7 @@ impl WorkerShared {
             notifier: crate::notify::Notifier::start(&config.notify),
             observer: std::sync::OnceLock::new(),
             metrics: crate::metrics::worker::WorkerMetrics::new(),
+            anticheat: anticheat_log::AnticheatLog::new(config.paths.anticheat_log.clone()),
             config,
         }
     }

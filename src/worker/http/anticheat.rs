@@ -11,7 +11,6 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::io::Write;
 use std::sync::Arc;
 
 /// Longest line written; a longer entry keeps its context but not its data.
@@ -71,31 +70,9 @@ fn line(trace: &Trace, data: Value) -> Vec<u8> {
     bytes
 }
 
-/// Appends one entry for user `uid`. Failures are logged, never shown to the player.
+/// Appends one entry for user `uid` (written by the worker's log thread, in order).
 pub(super) async fn append(st: &HttpState, uid: i64, trace: &Trace, data: Value) {
-    let path = st
-        .shared
-        .config
-        .paths
-        .anticheat_log
-        .join(format!("{uid}.jsonl"));
-    let bytes = line(trace, data);
-    // One `write_all` of the whole line on an O_APPEND file: concurrent entries of the
-    // same user do not interleave.
-    let written = tokio::task::spawn_blocking(move || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&bytes))
-            .map_err(|e| format!("{}: {e}", path.display()))
-    })
-    .await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("cannot write the anti-cheat log of U#{uid}: {e}"),
-        Err(e) => tracing::error!("anti-cheat log task of U#{uid} failed: {e}"),
-    }
+    st.shared.anticheat.append(uid, line(trace, data)).await;
 }
 
 /// The logged-in user's uid, if any (None also without a game: nothing is logged then).
