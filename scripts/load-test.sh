@@ -63,7 +63,8 @@ batch_figures() {
     curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '
         /^gs_reducer_batch_size_sum/ {bs=$2} /^gs_reducer_batch_size_count/ {bc=$2}
         /^gs_reducer_commit_seconds_sum/ {cs=$2}
-        END { if (bc > 0) printf "reducer: %d batches, %.1f actions per batch, %.2f ms per batch (write + commit)\n", bc, bs / bc, 1000 * cs / bc }'
+        /^gs_reducer_commit_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); hist = hist sprintf(" <=%s:%d", le, $2) }
+        END { if (bc > 0) printf "reducer: %d batches, %.1f actions per batch, %.2f ms per batch (write + commit)\nbatches by time (s, cumulative):%s\n", bc, bs / bc, 1000 * cs / bc, hist }'
 }
 
 # CPU time of a process so far, in clock ticks (user + system).

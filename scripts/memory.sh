@@ -9,7 +9,7 @@ USERS=${USERS:-20000}
 SUBMISSIONS=${SUBMISSIONS:-1000000}
 # The same build as scripts/load-test.sh: with the example its dev-dependencies unify
 # other features, and a build without it recompiles half the tree.
-cargo build --release --bin gs --example loadgen >/dev/null 2>&1
+[ -n "${NO_BUILD:-}" ] || cargo build --release --bin gs --example loadgen >/dev/null 2>&1
 GS=$PWD/target/release/gs
 work=$(mktemp -d)
 pids=()
@@ -38,7 +38,9 @@ read_load() { # port: a few hundred reads of the big answers, then a pause
         curl -s -o /dev/null -H "X-Wish-Version: 2025.v1" \
             "http://127.0.0.1:$1/service/board/score_all"
     done
-    sleep 2
+    # jemalloc's background threads give freed pages back after its 10 s decay time: the
+    # resident memory after load is read once they had the time.
+    sleep "${SETTLE_S:-12}"
 }
 rss() { # pid label
     awk -v label="$2" '/VmRSS|VmHWM/ {v[$1]=$2} END {printf "%-34s RSS %6.0f MiB   peak %6.0f MiB\n", label, v["VmRSS:"]/1024, v["VmHWM:"]/1024}' "/proc/$1/status"

@@ -194,8 +194,7 @@ impl Reducer {
             .game
             .submission_by_id(id)
             .ok_or(format!("submission #{id} does not exist"))?;
-        let uid = self.game.users[sub.user as usize].id();
-        let mut row = sub.to_row(uid, self.game.submission_key(sub));
+        let mut row = self.game.submission_row(sub);
         row.score_override_or_null = score_override;
         row.percentage_override_or_null = percentage_override;
         self.store

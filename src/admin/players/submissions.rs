@@ -39,7 +39,7 @@ pub(super) async fn list(
                     None if s.duplicate => "duplicate".into(),
                     None => "no".into(),
                 };
-                let ov = match (s.score_override, s.percentage_override) {
+                let ov = match (s.score_override(), s.percentage_override()) {
                     (None, None) => String::new(),
                     (a, b) => format!(
                         "score {} · {}%",
@@ -53,7 +53,7 @@ pub(super) async fn list(
                         Cell::int(s.id).link(href(s.id)),
                         admin.uid_cell(uid),
                         Cell::text(g.submission_key(s)),
-                        Cell::text(s.flag.to_string()),
+                        Cell::text(g.submitted_flag(s).to_owned()),
                         admin.time_ms_cell(s.timestamp_ms),
                         Cell::text(matched),
                         Cell::int(g.gained_score(s)),
@@ -114,11 +114,13 @@ fn submission_form(
     let mut own: HashMap<String, String> = HashMap::new();
     own.insert(
         "score_override".into(),
-        s.score_override.map(|x| x.to_string()).unwrap_or_default(),
+        s.score_override()
+            .map(|x| x.to_string())
+            .unwrap_or_default(),
     );
     own.insert(
         "percentage_override".into(),
-        s.percentage_override
+        s.percentage_override()
             .map(|x| x.to_string())
             .unwrap_or_default(),
     );
@@ -147,7 +149,7 @@ fn submission_form(
                     format!("#{} {}", u.id(), u.nickname().unwrap_or_default()),
                 ),
                 ("challenge".into(), g.submission_key(s).to_string()),
-                ("flag".into(), s.flag.to_string()),
+                ("flag".into(), g.submitted_flag(s).to_owned()),
                 ("time".into(), admin.time_ms(s.timestamp_ms)),
                 (
                     "matched".into(),

@@ -520,7 +520,7 @@ impl Game {
     }
 
     fn submission_item(&self, sub: &Submission, with_overrides: bool) -> Option<Value> {
-        let ch = &self.challenges[sub.challenge? as usize];
+        let ch = &self.challenges[self.submission_challenge(sub)? as usize];
         let mut item = json!({
             "challenge_key": ch.row.key,
             "challenge_title": ch.row.title,
@@ -535,9 +535,9 @@ impl Game {
             if sub.duplicate {
                 overrides.push("重复提交".to_owned());
             }
-            if let Some(s) = sub.score_override {
+            if let Some(s) = sub.score_override() {
                 overrides.push(format!("分数 = {s}"));
-            } else if let Some(p) = sub.percentage_override {
+            } else if let Some(p) = sub.percentage_override() {
                 overrides.push(format!("分数 * {p}%"));
             }
             item["overrides"] = json!(overrides);

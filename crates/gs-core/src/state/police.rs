@@ -281,7 +281,8 @@ impl FlagIndex {
         if s.matched.is_some() || s.duplicate {
             return None;
         }
-        let chall = s.challenge?;
+        let chall = game.submission_challenge(s)?;
+        let flag = game.submitted_flag(s);
         let ch = game.challenges.get(chall as usize)?;
         let submitter = &game.users[s.user as usize];
         let report = |finding| Report {
@@ -291,11 +292,11 @@ impl FlagIndex {
             challenge_key: ch.row.key.clone(),
             finding,
         };
-        if ch.honeypots.iter().any(|h| **h == *s.flag) {
+        if ch.honeypots.iter().any(|h| **h == *flag) {
             return Some(report(Finding::Honeypot));
         }
         let mut found: Vec<(UserIdx, FlagRef)> = self
-            .lookup(game, chall, &s.flag)
+            .lookup(game, chall, flag)
             .into_iter()
             .filter(|&(u, _)| u != s.user)
             .collect();

@@ -244,13 +244,13 @@ impl Game {
             .user_idx(row.user_id)
             .ok_or_else(|| format!("user #{} does not exist", row.user_id))?;
         let key = self.intern_key(row.challenge_key);
+        let flag = self.flag_texts.push(&row.flag);
         let s = &mut self.submissions[i];
         s.user = user;
         s.key = key;
-        s.flag = row.flag.into_boxed_str();
+        s.flag = flag;
         s.timestamp_ms = row.timestamp_ms;
-        s.score_override = row.score_override_or_null;
-        s.percentage_override = row.percentage_override_or_null;
+        s.set_overrides(row.score_override_or_null, row.percentage_override_or_null);
         self.rebuild_scoreboard();
         Ok(())
     }

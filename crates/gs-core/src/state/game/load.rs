@@ -47,6 +47,7 @@ impl Game {
             profiles: HashMap::new(),
             dynamic: DynamicValues::default(),
             submissions: Vec::new(),
+            flag_texts: Default::default(),
             boards: rules::BOARDS.iter().map(Board::new).collect(),
             problems: Vec::new(),
             problem_log: ProblemLog::default(),

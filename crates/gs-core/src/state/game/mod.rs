@@ -16,12 +16,12 @@ use super::dynamic::DynamicValues;
 use super::flag::IMPOSSIBLE_FLAG;
 use super::policy::Policies;
 use super::problem_log::ProblemLog;
-use super::submission::{KeyIdx, Submission};
+use super::submission::{FlagTexts, KeyIdx, Submission};
 use super::trigger::Timeline;
 use super::uid_index::UidIndex;
 use super::user::{FlagRef, SubIdx, User};
 pub use crate::rows::RowProblem;
-use crate::rows::{DynamicFlagRow, GamePolicyRow, UserProfileRow};
+use crate::rows::{DynamicFlagRow, GamePolicyRow, SubmissionRow, UserProfileRow};
 use std::collections::{HashMap, HashSet};
 
 /// Settings the game needs from outside the rows.
@@ -56,6 +56,8 @@ pub struct Game {
     dynamic: DynamicValues,
     /// Submissions in id order.
     pub submissions: Vec<Submission>,
+    /// The submitted flags' texts (`submitted_flag`).
+    flag_texts: FlagTexts,
     /// Boards in `rules::BOARDS` order.
     pub boards: Vec<Board>,
     /// Rows that could not be used (the loader logs them).
@@ -241,6 +243,29 @@ impl Game {
     /// The challenge key a submission was made to.
     pub fn submission_key(&self, sub: &Submission) -> &str {
         &self.keys[sub.key as usize]
+    }
+
+    /// The flag a submission sent.
+    pub fn submitted_flag(&self, sub: &Submission) -> &str {
+        self.flag_texts.get(sub.flag)
+    }
+
+    /// The challenge a submission was made to, while its key exists.
+    pub fn submission_challenge(&self, sub: &Submission) -> Option<u32> {
+        self.key_chall[sub.key as usize]
+    }
+
+    /// The stored row of a submission again.
+    pub fn submission_row(&self, sub: &Submission) -> SubmissionRow {
+        SubmissionRow {
+            id: sub.id,
+            user_id: self.users[sub.user as usize].row.id,
+            challenge_key: self.submission_key(sub).to_owned(),
+            flag: self.submitted_flag(sub).to_owned(),
+            timestamp_ms: sub.timestamp_ms,
+            score_override_or_null: sub.score_override(),
+            percentage_override_or_null: sub.percentage_override(),
+        }
     }
 
     /// A user's submissions, newest first.

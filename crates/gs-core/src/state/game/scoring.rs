@@ -43,6 +43,7 @@ impl Game {
 
     fn reset_scoreboard(&mut self) {
         self.submissions.clear();
+        self.flag_texts.clear();
         self.challenges.iter_mut().for_each(Challenge::reset_scores);
         self.users.iter_mut().for_each(User::reset_scores);
         self.boards.iter_mut().for_each(Board::reset);
@@ -51,14 +52,10 @@ impl Game {
     /// Replays every submission after a change that affects scoring (rules, flags,
     /// groups, overrides): the same code path as the start-up rebuild.
     pub fn rebuild_scoreboard(&mut self) {
-        let rows: Vec<SubmissionRow> = std::mem::take(&mut self.submissions)
-            .into_iter()
-            .map(|s| {
-                s.to_row(
-                    self.users[s.user as usize].row.id,
-                    &self.keys[s.key as usize],
-                )
-            })
+        let rows: Vec<SubmissionRow> = self
+            .submissions
+            .iter()
+            .map(|s| self.submission_row(s))
             .collect();
         self.replay_submissions(std::iter::once(rows));
     }
@@ -144,21 +141,20 @@ impl Game {
             None => (None, false),
         };
         let sub_idx = self.submissions.len() as SubIdx;
-        self.submissions.push(Submission {
-            id: row.id,
-            timestamp_ms: row.timestamp_ms,
-            flag: row.flag.into_boxed_str(),
-            score_override: row.score_override_or_null,
-            percentage_override: row.percentage_override_or_null,
+        let mut sub = Submission::new(
+            row.id,
+            row.timestamp_ms,
+            self.flag_texts.push(&row.flag),
             user,
             key,
-            challenge: chall,
-            matched,
-            duplicate,
-            prev_of_user: self.users[user as usize]
-                .last_submission
-                .unwrap_or(SubIdx::MAX),
-        });
+        );
+        sub.set_overrides(row.score_override_or_null, row.percentage_override_or_null);
+        sub.matched = matched;
+        sub.duplicate = duplicate;
+        sub.prev_of_user = self.users[user as usize]
+            .last_submission
+            .unwrap_or(SubIdx::MAX);
+        self.submissions.push(sub);
         self.users[user as usize].last_submission = Some(sub_idx);
         let Some(f) = matched else {
             return Ok(Vec::new());
@@ -168,7 +164,7 @@ impl Game {
         let sub = &self.submissions[sub_idx as usize];
         let counts_for_decay = rules::SCORE_DECAY_GROUPS
             .contains(&self.users[user as usize].row.group.as_str())
-            && sub.percentage_override.is_none();
+            && sub.percentage_override().is_none();
         let sub_id = sub.id;
         let ch = &mut self.challenges[f.chall as usize];
         let flag = &mut ch.flags[f.flag as usize];
