@@ -138,7 +138,7 @@ fn user_form(
             ),
             (
                 "profile problem".into(),
-                u.profile_problem().unwrap_or_default(),
+                u.profile_problem().unwrap_or_default().to_owned(),
             ),
             ("passed flags".into(), u.passed_flags.len().to_string()),
             (

@@ -47,6 +47,9 @@ pub struct User {
     pub passed_slots: Vec<SubIdx>,
     /// Correct flag values derived so far (they never change while the challenge does not).
     pub correct_flags: Vec<(FlagRef, Box<str>)>,
+    /// Why the profile is incomplete or invalid, checked when the row or profile changes
+    /// (`refresh`): every request of a player asks, and the check measures text widths.
+    profile_problem: Option<String>,
 }
 
 impl User {
@@ -64,13 +67,19 @@ impl User {
             tot_score_by_cat: Vec::new(),
             correct_flags: Vec::new(),
             passed_slots: Vec::new(),
+            profile_problem: None,
         };
-        user.refresh_badges();
+        user.refresh();
         user
     }
 
-    /// Recomputes badges after the row or profile changed.
-    pub fn refresh_badges(&mut self) {
+    /// Recomputes what follows from the row and profile (badges, the profile check) after
+    /// either changed.
+    pub fn refresh(&mut self) {
+        self.profile_problem = profile::check_profile(&self.row.group, &self.row.login_key, |f| {
+            self.profile_value(f)
+        })
+        .err();
         let stuid = self.profile.as_ref().and_then(|p| p.stuid.as_deref());
         self.badges =
             profile::badges::login_badges(&self.row.group, &self.row.login_properties, stuid);
@@ -158,11 +167,8 @@ impl User {
     }
 
     /// Why the profile is incomplete or invalid for the user's group, if it is.
-    pub fn profile_problem(&self) -> Option<String> {
-        profile::check_profile(&self.row.group, &self.row.login_key, |f| {
-            self.profile_value(f)
-        })
-        .err()
+    pub fn profile_problem(&self) -> Option<&str> {
+        self.profile_problem.as_deref()
     }
 
     /// The user may play.

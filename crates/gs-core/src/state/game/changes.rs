@@ -211,7 +211,7 @@ impl Game {
                 let shown = u.tot_score > 0;
                 u.row = row;
                 u.profile = profile;
-                u.refresh_badges();
+                u.refresh();
                 self.index_auth_tokens();
                 if group_changed {
                     self.rebuild_scoreboard();
