@@ -13,7 +13,7 @@ use super::announcement::Announcement;
 use super::board::Board;
 use super::challenge::{Challenge, UserIdx};
 use super::dynamic::DynamicValues;
-use super::flag::IMPOSSIBLE_FLAG;
+use super::flag::{FlagKind, IMPOSSIBLE_FLAG};
 use super::policy::Policies;
 use super::problem_log::ProblemLog;
 use super::submission::{FlagTexts, KeyIdx, Submission};
@@ -166,6 +166,14 @@ impl Game {
     /// every flag type, dynamic ones included. A dynamic flag whose value is not stored
     /// yet (or whose generator failed) is [`IMPOSSIBLE_FLAG`], which no input matches.
     pub fn correct_flag(&mut self, user: UserIdx, f: FlagRef) -> &str {
+        // A static flag is the same for everyone: not copied into each user's cache
+        // (20,000 users × a dozen flags, in the reducer and in every worker).
+        if !self.flag(f).spec.is_per_user() {
+            return match &self.flag(f).spec.kind {
+                FlagKind::Static(value) => value.as_str(),
+                _ => IMPOSSIBLE_FLAG,
+            };
+        }
         let cached = self.users[user as usize]
             .correct_flags
             .iter()
