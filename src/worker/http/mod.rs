@@ -175,8 +175,23 @@ fn build(
     } else {
         router
     };
-    let router = router.with_state(state.clone());
+    let router = router
+        .layer(axum::middleware::map_response(close_after_unread_body))
+        .with_state(state.clone());
     Ok((router, state))
+}
+
+/// A body refused as too large was not read to its end: the connection closes after the
+/// answer (`Connection: close`), so that a client does not send its next request on a
+/// connection the server is closing.
+async fn close_after_unread_body(mut res: axum::response::Response) -> axum::response::Response {
+    if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    res
 }
 
 /// The worker's player API as an axum router (state included); fails if the login
