@@ -223,12 +223,19 @@ pub async fn run_all(config: Arc<Config>) -> anyhow::Result<()> {
     let (reducer_stop_tx, mut reducer_stop) = watch::channel(false);
     let (requests_tx, requests_rx) = mpsc::channel(64);
     let reducer_config = config.clone();
-    let mut reducer = tokio::spawn(async move {
-        run_reducer(reducer_config, requests_rx, async move {
-            let _ = reducer_stop.wait_for(|s| *s).await;
-        })
-        .await
-        .context("the reducer stopped")
+    // The reducer runs on a thread of its own: each of its waits on the database ends
+    // with a wake-up, which on the shared runtime would queue behind the HTTP tasks.
+    let mut reducer = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("gs-reducer")
+            .build()
+            .context("cannot start the reducer's runtime")?;
+        runtime
+            .block_on(run_reducer(reducer_config, requests_rx, async move {
+                let _ = reducer_stop.wait_for(|s| *s).await;
+            }))
+            .context("the reducer stopped")
     });
     let mut parts = tokio::task::JoinSet::new();
     // The workers connect while the reducer starts; a reducer that cannot start is the

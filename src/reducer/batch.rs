@@ -147,6 +147,11 @@ async fn write(
         }
         outcomes.push((i, outcome));
     }
+    if failed.is_none() {
+        if let Err(e) = batch.flush().await {
+            failed = Some(e.to_string());
+        }
+    }
     if failed.is_none() && !recorded.is_empty() {
         // One multi-row INSERT for the whole batch, in the same transaction as its rows.
         let records: Vec<(&str, &str)> = recorded

@@ -67,7 +67,7 @@ impl std::fmt::Debug for Reducer {
 impl Reducer {
     /// Connects to the database, migrates, loads the game and binds the glitter sockets.
     pub async fn start(config: Arc<Config>) -> anyhow::Result<(Reducer, ActionServer)> {
-        let store = Store::connect_with_sync(
+        let store = Store::connect_writer(
             &config.database.url,
             &config.database.tls,
             config.database.sqlite_synchronous,
@@ -212,6 +212,7 @@ impl Reducer {
         tokio::pin!(shutdown);
         // SYNC comes from a task of its own: a database stall does not silence the reducer.
         let _sync_task = self.broadcaster.spawn_sync_task();
+        let checkpoints = spawn_checkpoints(self.store.clone());
         let mut health_timer = tokio::time::interval(health::CHECK_INTERVAL);
         let mut next_tick = self.next_tick_check();
         self.publish_sync().await;
@@ -219,6 +220,7 @@ impl Reducer {
             tokio::select! {
                 _ = &mut shutdown => {
                     tracing::info!("reducer: shutting down");
+                    drop(checkpoints);
                     self.store.close().await;
                     return Ok(());
                 }
@@ -255,6 +257,33 @@ impl Reducer {
             }
         }
     }
+}
+
+/// How often the WAL is checkpointed (SQLite): often enough that each copies little.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Checkpoints the SQLite WAL every [`CHECKPOINT_INTERVAL`] beside the commits, which
+/// then only append to the WAL: a commit that checkpointed waited for two more fsyncs,
+/// and the players whose actions were in it or queued behind it with it (the tail of the
+/// `submit_flag` latency). A failure is logged once, and again when it is over.
+fn spawn_checkpoints(store: Store) -> crate::glitter::AbortOnDrop {
+    crate::glitter::AbortOnDrop(tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            tokio::time::sleep(CHECKPOINT_INTERVAL).await;
+            match store.checkpoint().await {
+                Err(e) if !failing => {
+                    tracing::warn!("reducer: cannot checkpoint the WAL, retrying: {e}");
+                    failing = true;
+                }
+                Ok(()) if failing => {
+                    tracing::info!("reducer: WAL checkpoints work again");
+                    failing = false;
+                }
+                _ => {}
+            }
+        }
+    }))
 }
 
 /// The label of an action in the metrics (one of `metrics::reducer::ACTION_KINDS`).

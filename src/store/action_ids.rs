@@ -32,7 +32,10 @@ impl WriteBatch {
         records: &[(&str, &str)],
     ) -> Result<()> {
         let e = self.tx.engine();
-        for chunk in records.chunks(RECORDS_PER_STATEMENT) {
+        let mut rest = records;
+        for size in super::statement_sizes(records.len(), RECORDS_PER_STATEMENT) {
+            let (chunk, after) = rest.split_at(size);
+            rest = after;
             let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
             let sql = e.sql(&format!(
                 "INSERT INTO {} (action_id, committed_ms, reply) VALUES {rows}",

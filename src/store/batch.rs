@@ -1,14 +1,22 @@
 //! Write batches: several writes in one transaction, so that the reducer can commit a
 //! burst of actions at once and answer them only after the commit.
 
-use super::db::{Tx, Val};
+use super::db::{Engine, Tx, Val};
 use super::tables::TableRow;
-use super::{found, insert_sql, link_profile, update_sql, Context, Result, Store};
+use super::{found, insert_rows, insert_sql, link_profile, update_sql, Context, Result, Store};
 use crate::rows::{DynamicFlagRow, FeedbackRow, SubmissionRow, UserProfileRow, UserRow};
 
 /// An open transaction collecting writes; nothing is visible before [`WriteBatch::commit`].
 pub struct WriteBatch {
     pub(super) tx: Tx,
+    /// Submissions with their ids, written together by [`WriteBatch::flush`] (SQLite):
+    /// one statement for a burst instead of a round trip to the driver's thread each.
+    deferred_submissions: Vec<SubmissionRow>,
+    /// The id the next deferred submission gets, once read in this transaction.
+    next_submission_id: Option<i64>,
+    /// Whether submissions are deferred: SQLite, where the ids the database would give
+    /// can be read beforehand (the write lock is held from `BEGIN IMMEDIATE` on).
+    defer_submissions: bool,
 }
 
 impl std::fmt::Debug for WriteBatch {
@@ -20,8 +28,12 @@ impl std::fmt::Debug for WriteBatch {
 impl Store {
     /// Starts a batch of writes.
     pub async fn write_batch(&self) -> Result<WriteBatch> {
+        let tx = self.begin("writing a batch").await?;
         Ok(WriteBatch {
-            tx: self.begin("writing a batch").await?,
+            defer_submissions: tx.engine() == Engine::Sqlite,
+            tx,
+            deferred_submissions: Vec::new(),
+            next_submission_id: None,
         })
     }
 }
@@ -35,9 +47,48 @@ impl WriteBatch {
             .ctx(|| format!("inserting into table `{}`", T::TABLE))
     }
 
-    /// Inserts a submission (its `id` is ignored); returns the new id.
+    /// Inserts a submission (its `id` is ignored); returns the new id. On SQLite the row
+    /// is sent with the others at [`WriteBatch::flush`], under the id SQLite would give it.
     pub async fn insert_submission(&mut self, row: &SubmissionRow) -> Result<i64> {
-        self.insert_new(row).await
+        if !self.defer_submissions {
+            return self.insert_new(row).await;
+        }
+        let id = match self.next_submission_id {
+            Some(id) => id,
+            None => match self.first_free_submission_id().await {
+                Ok(id) => id,
+                Err(e) => {
+                    // Not a database we created (no AUTOINCREMENT): one row at a time.
+                    tracing::debug!("submissions are inserted one by one: {e}");
+                    self.defer_submissions = false;
+                    return self.insert_new(row).await;
+                }
+            },
+        };
+        self.next_submission_id = Some(id + 1);
+        self.deferred_submissions
+            .push(SubmissionRow { id, ..row.clone() });
+        Ok(id)
+    }
+
+    /// The id SQLite gives the next submission: one past the largest it ever gave
+    /// (`AUTOINCREMENT` never reuses the id of a deleted row).
+    async fn first_free_submission_id(&mut self) -> Result<i64> {
+        let sql = "SELECT MAX(v) FROM (SELECT MAX(id) AS v FROM submission \
+                   UNION ALL SELECT seq AS v FROM sqlite_sequence WHERE name = 'submission')";
+        let largest = self
+            .tx
+            .fetch_int(sql, &[])
+            .await
+            .ctx(|| "reading the next submission id".to_owned())?;
+        Ok(largest.unwrap_or(0) + 1)
+    }
+
+    /// Writes the deferred submissions (a few multi-row statements). A failure means the
+    /// batch must be rolled back.
+    pub async fn flush(&mut self) -> Result<()> {
+        let rows = std::mem::take(&mut self.deferred_submissions);
+        insert_rows(&mut self.tx, &rows, |_| {}).await
     }
 
     /// Inserts feedback (its `id` is ignored); returns the new id.
@@ -103,8 +154,10 @@ impl WriteBatch {
         self.tx.rollback().await
     }
 
-    /// Makes every write of the batch durable at once.
-    pub async fn commit(self) -> Result<()> {
+    /// Makes every write of the batch durable at once (deferred rows included: call
+    /// [`WriteBatch::flush`] first to tell a failed write from a failed commit).
+    pub async fn commit(mut self) -> Result<()> {
+        self.flush().await?;
         self.tx
             .commit()
             .await

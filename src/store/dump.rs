@@ -3,14 +3,8 @@
 
 use super::db::{Engine, Tx, Val};
 use super::schema::table_names;
-use super::tables::TableRow;
-use super::{Context, Result, Store, StoreError};
+use super::{insert_rows, Context, Result, Store, StoreError};
 use crate::rows::{Dump, Tables};
-
-/// Bound values per statement: below SQLite's 32,766 and the 65,535 of MySQL and PostgreSQL.
-const MAX_PARAMS: usize = 30_000;
-/// Rows per multi-row `INSERT`, so a statement stays a reasonable size.
-const MAX_ROWS: usize = 1_000;
 
 /// The first table of schema.md that holds a row, if any.
 pub(super) async fn first_non_empty(tx: &mut Tx) -> Result<Option<&'static str>> {
@@ -59,51 +53,6 @@ async fn delete_all(tx: &mut Tx) -> Result<()> {
         tx.exec(&format!("DELETE FROM {}", e.quote(t)), &[])
             .await
             .ctx(|| what(t))?;
-    }
-    Ok(())
-}
-
-/// Inserts rows with their ids, many per statement. `adjust` may change the values of
-/// a row before it is bound (used to leave `user.profile_id` for later).
-async fn insert_rows<T: TableRow>(
-    tx: &mut Tx,
-    rows: &[T],
-    adjust: fn(&mut [Val<'_>]),
-) -> Result<()> {
-    let e = tx.engine();
-    let ncols = T::COLUMNS.len();
-    let per = (MAX_PARAMS / ncols).clamp(1, MAX_ROWS);
-    let cols: Vec<String> = T::COLUMNS.iter().map(|c| e.quote(c)).collect();
-    let head = format!(
-        "INSERT INTO {} ({}) VALUES ",
-        e.quote(T::TABLE),
-        cols.join(", ")
-    );
-    for chunk in rows.chunks(per) {
-        let mut sql = String::with_capacity(head.len() + chunk.len() * ncols * 4);
-        sql.push_str(&head);
-        let mut vals = Vec::with_capacity(chunk.len() * ncols);
-        for (i, row) in chunk.iter().enumerate() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            for j in 0..ncols {
-                if j > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&e.placeholder(vals.len() + j + 1));
-            }
-            sql.push(')');
-            let mut v = row.values();
-            adjust(&mut v);
-            vals.extend(v);
-        }
-        tx.exec(&sql, &vals).await.ctx(|| {
-            format!(
-                "importing table `{}` (rows with ids {}..={})",
-                T::TABLE,
-                chunk.first().map_or(0, |r| r.id()),
-                chunk.last().map_or(0, |r| r.id())
-            )
-        })?;
     }
     Ok(())
 }

@@ -200,6 +200,20 @@ fn first_connection<C>(
 }
 
 impl Store {
+    /// Copies the WAL's committed pages into the SQLite file without waiting for
+    /// readers or the writer (`PRAGMA wal_checkpoint(PASSIVE)`; nothing to do is cheap).
+    /// The other engines need none: a no-op.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.pools.engine() != Engine::Sqlite {
+            return Ok(());
+        }
+        self.pools
+            .exec("PRAGMA wal_checkpoint(PASSIVE)", &[])
+            .await
+            .ctx(|| "checkpointing the SQLite WAL".to_owned())?;
+        Ok(())
+    }
+
     /// Connects to `sqlite://PATH` (creating the file and its directory), `mysql://…`
     /// or `postgres://…` with the default TLS mode (`prefer`). Does not migrate.
     pub async fn connect(url: &str) -> Result<Store> {
@@ -209,12 +223,23 @@ impl Store {
     /// Connects like [`Store::connect`], with TLS to a server as `tls` says (SQLite: a
     /// mode that requires TLS is an error, the others are ignored).
     pub async fn connect_with(url: &str, tls: &DbTls) -> Result<Store> {
-        Store::connect_with_sync(url, tls, SqliteSync::Full).await
+        Store::connect_inner(url, tls, SqliteSync::Full, false).await
     }
 
-    /// Connects like [`Store::connect_with`], with the commits of SQLite connections made
-    /// durable as `sync` says (the reducer's store).
-    pub async fn connect_with_sync(url: &str, tls: &DbTls, sync: SqliteSync) -> Result<Store> {
+    /// The reducer's store: connects like [`Store::connect_with`], with SQLite commits
+    /// made durable as `sync` says and never checkpointing the WAL themselves (a commit
+    /// that does costs two more fsyncs: the writer calls [`Store::checkpoint`] from a task
+    /// of its own instead).
+    pub async fn connect_writer(url: &str, tls: &DbTls, sync: SqliteSync) -> Result<Store> {
+        Store::connect_inner(url, tls, sync, true).await
+    }
+
+    async fn connect_inner(
+        url: &str,
+        tls: &DbTls,
+        sync: SqliteSync,
+        writer: bool,
+    ) -> Result<Store> {
         let shown = redact_url(url);
         let what = || format!("cannot connect to the database `{shown}`");
         let mut sqlite_file = None;
@@ -231,6 +256,7 @@ impl Store {
                     SqliteSync::Normal => SqliteSynchronous::Normal,
                 })
                 .foreign_keys(true)
+                .pragma("wal_autocheckpoint", if writer { "0" } else { "1000" })
                 .busy_timeout(Duration::from_secs(10));
             let file = opts.get_filename().to_path_buf();
             // `load_all` opens the file itself, which a private in-memory database is not.
@@ -564,6 +590,83 @@ fn insert_sql<T: TableRow>(e: db::Engine, mut vals: Vec<Val<'_>>) -> (String, Ve
         marks.join(", ")
     );
     (sql, vals)
+}
+
+/// Bound values per statement: below SQLite's 32,766 and the 65,535 of MySQL and PostgreSQL.
+const MAX_PARAMS: usize = 30_000;
+/// Rows per multi-row `INSERT`, so a statement stays a reasonable size.
+const MAX_ROWS: usize = 1_000;
+
+/// How `n` rows are split over multi-row statements of at most `max` rows: full
+/// statements, then powers of two, so that few distinct statement texts exist and the
+/// driver's cache of prepared statements keeps them (40 rows: 32 + 8).
+fn statement_sizes(mut n: usize, max: usize) -> impl Iterator<Item = usize> {
+    let max = max.max(1);
+    std::iter::from_fn(move || {
+        let take = if n >= max {
+            max
+        } else if n > 0 {
+            1 << n.ilog2()
+        } else {
+            return None;
+        };
+        n -= take;
+        Some(take)
+    })
+}
+
+/// Inserts rows with their ids, many per statement. `adjust` may change the values of
+/// a row before it is bound (used to leave `user.profile_id` for later).
+async fn insert_rows<T: TableRow>(
+    tx: &mut Tx,
+    rows: &[T],
+    adjust: fn(&mut [Val<'_>]),
+) -> Result<()> {
+    let e = tx.engine();
+    let ncols = T::COLUMNS.len();
+    let cols: Vec<String> = T::COLUMNS.iter().map(|c| e.quote(c)).collect();
+    let head = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        e.quote(T::TABLE),
+        cols.join(", ")
+    );
+    let mut rest = rows;
+    for size in statement_sizes(rows.len(), (MAX_PARAMS / ncols).clamp(1, MAX_ROWS)) {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut sql = String::with_capacity(head.len() + chunk.len() * ncols * 4);
+        sql.push_str(&head);
+        let mut vals = Vec::with_capacity(chunk.len() * ncols);
+        for (i, row) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..ncols {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&e.placeholder(vals.len() + j + 1));
+            }
+            sql.push(')');
+            let mut v = row.values();
+            adjust(&mut v);
+            vals.extend(v);
+        }
+        let what = || {
+            format!(
+                "inserting into table `{}` (rows with ids {}..={})",
+                T::TABLE,
+                chunk.first().map_or(0, |r| r.id()),
+                chunk.last().map_or(0, |r| r.id())
+            )
+        };
+        let n = tx.exec(&sql, &vals).await.ctx(what)?;
+        if n != chunk.len() as u64 {
+            return Err(StoreError::Sql {
+                what: what(),
+                source: sqlx::Error::Protocol(format!("{n} of {} rows inserted", chunk.len())),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `UPDATE` of every column but `id` of the row with `row`'s id, and its values.
