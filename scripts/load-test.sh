@@ -6,6 +6,8 @@
 #        READS_ONLY=1 scripts/load-test.sh   (only the read endpoints and the UI page)
 #        SUBMIT_ONLY=1 scripts/load-test.sh  (only the durable submit_flag runs)
 #        SQLITE_SYNCHRONOUS=normal ...      (the reducer's SQLite commits without fsync)
+#        SLOW_FSYNC_US=4000 ...              (a slower disk: gs serve sleeps 4 ms before
+#                                             each fsync; scripts/slow-fsync.c, needs gcc)
 #        SUBMIT_ONLY=1 PROFILE=1 ...         (also: perf record of gs serve and its
 #                                             fsync/pwrite count during each submit run)
 #        WS_ONLY=1 scripts/load-test.sh      (only the 10,000 WebSockets, about a minute)
@@ -25,6 +27,15 @@ work=$(mktemp -d)
 . scripts/bench-lib.sh
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
+# SLOW_FSYNC_US: gs serve runs with scripts/slow-fsync.c preloaded (the load generator
+# and the rest of the machine do not).
+slow_disk=()
+if [ -n "${SLOW_FSYNC_US:-}" ]; then
+    gcc -shared -fPIC -O2 -o "$work/slow-fsync.so" scripts/slow-fsync.c -ldl
+    slow_disk=(LD_PRELOAD="$work/slow-fsync.so" SLOW_FSYNC_US="$SLOW_FSYNC_US")
+    echo "a slower disk: gs serve sleeps $SLOW_FSYNC_US µs before each fsync"
+fi
+
 start_server() { # $1 = database url, $2 = seconds until the next trigger
     pkill -f "$GS serve --config $work/gs.toml" 2>/dev/null || true
     sleep 0.5
@@ -32,7 +43,7 @@ start_server() { # $1 = database url, $2 = seconds until the next trigger
     load_contest --phase-two-in "$2"
     # SQLITE_SYNCHRONOUS=normal: the reducer's SQLite commits without an fsync each
     # (`[database] sqlite_synchronous`, see Configuration in the README).
-    env ${SQLITE_SYNCHRONOUS:+GS_DATABASE__SQLITE_SYNCHRONOUS="$SQLITE_SYNCHRONOUS"} RUST_LOG=warn,gs::worker::follow=info \
+    env "${slow_disk[@]}" ${SQLITE_SYNCHRONOUS:+GS_DATABASE__SQLITE_SYNCHRONOUS="$SQLITE_SYNCHRONOUS"} RUST_LOG=warn,gs::worker::follow=info \
         "$GS" serve --config "$work/gs.toml" >"$work/serve.log" 2>&1 &
     local serving=$!
     # Ours, not another server on the same port: gs exits at once when a port is taken.

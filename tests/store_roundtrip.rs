@@ -441,7 +441,139 @@ async fn settled_actions_wait_for_the_writer(kind: Kind) {
     store.close().await;
 }
 
+/// A submission for `user_id` at `timestamp_ms`.
+fn submission(user_id: i64, timestamp_ms: i64) -> SubmissionRow {
+    SubmissionRow {
+        id: 0,
+        user_id,
+        challenge_key: "tutorial".into(),
+        flag: format!("flag{{try {timestamp_ms}}}"),
+        timestamp_ms,
+        score_override_or_null: None,
+        percentage_override_or_null: (timestamp_ms % 3 == 0).then_some(50),
+    }
+}
+
+/// A write batch's submissions (sent together at the end on SQLite) get the ids the
+/// database gives, are stored exactly as returned, and vanish with a rollback; a row the
+/// database refuses fails the flush and leaves nothing; SQLite never reuses the id of a
+/// deleted last row.
+async fn batch_submissions_get_the_database_ids(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let store = db.store().await;
+    let dump = golden("ended");
+    store.import(&dump, false).await.unwrap();
+    let users: Vec<i64> = dump.tables.user.iter().map(|u| u.id).collect();
+    let mut want = dump.tables.submission.clone();
+    let mut last = max_id(&want, |r| r.id);
+
+    // 40 rows (two statements on SQLite: 32 + 8) beside the batch's action records.
+    let mut batch = store.write_batch().await.unwrap();
+    for t in 0..40 {
+        let row = submission(users[t as usize % users.len()], 1_000 + t);
+        let id = batch.insert_submission(&row).await.unwrap();
+        assert!(id > last, "id {id} after {last}");
+        last = id;
+        want.push(SubmissionRow { id, ..row });
+    }
+    batch.record_actions(7, &[("w.1", "{}")]).await.unwrap();
+    batch.flush().await.unwrap();
+    batch.commit().await.unwrap();
+    let ids: Vec<i64> = want[want.len() - 40..].iter().map(|r| r.id).collect();
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+
+    // Rolled back: nothing of it stays.
+    let mut batch = store.write_batch().await.unwrap();
+    for t in 0..3 {
+        batch
+            .insert_submission(&submission(users[0], 2_000 + t))
+            .await
+            .unwrap();
+    }
+    batch.rollback().await;
+
+    // The database refuses one row (no such user): the flush fails, the batch is rolled
+    // back, and the next batch goes on.
+    // (SQLite finds out at the flush, the others at the row's own INSERT.)
+    let mut batch = store.write_batch().await.unwrap();
+    let mut written = batch
+        .insert_submission(&submission(users[1], 3_000))
+        .await
+        .map(drop);
+    if written.is_ok() {
+        written = batch
+            .insert_submission(&submission(999_999, 3_001))
+            .await
+            .map(drop);
+    }
+    if written.is_ok() {
+        written = batch.flush().await;
+    }
+    assert!(written.is_err(), "a submission of no user is refused");
+    batch.rollback().await;
+
+    let row = submission(users[2], 4_000);
+    let id = store.insert_submission(&row).await.unwrap();
+    assert!(id > last, "id {id} after {last}");
+    want.push(SubmissionRow { id, ..row });
+    let (got, problems) = store.load_all().await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(got.submission, want);
+
+    if kind == Kind::Sqlite {
+        // AUTOINCREMENT: the id of a deleted last row is not given again.
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query("DELETE FROM submission WHERE id = ?")
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+        let mut batch = store.write_batch().await.unwrap();
+        let next = batch
+            .insert_submission(&submission(users[0], 5_000))
+            .await
+            .unwrap();
+        batch.commit().await.unwrap();
+        assert_eq!(next, id + 1, "the deleted id {id} is skipped");
+    }
+    store.close().await;
+}
+
+/// The reducer's SQLite connections never checkpoint in a commit (two more fsyncs in a
+/// player's wait): the database file stays as it was until `checkpoint` copies the WAL's
+/// frames into it.
+#[tokio::test]
+async fn the_writer_checkpoints_only_when_asked() {
+    use gs::store::{SqliteSync, Store};
+    let db = TestDb::new(Kind::Sqlite).await;
+    db.store().await.close().await;
+    let file = std::path::PathBuf::from(db.url.strip_prefix("sqlite://").unwrap());
+    let size = || std::fs::metadata(&file).unwrap().len();
+    let store = Store::connect_writer(&db.url, &Default::default(), SqliteSync::Normal)
+        .await
+        .unwrap();
+    store.import(&golden("ended"), false).await.unwrap();
+    store.checkpoint().await.unwrap();
+    let before = size();
+    // The reducer's way (an explicit transaction per batch), about 3 frames per commit:
+    // past the 1,000 at which a commit checkpoints by default.
+    for t in 0..700 {
+        let mut batch = store.write_batch().await.unwrap();
+        batch.insert_submission(&submission(1, t)).await.unwrap();
+        batch.commit().await.unwrap();
+    }
+    assert_eq!(size(), before, "no commit wrote into the database file");
+    let frames = store.checkpoint().await.unwrap();
+    assert!(frames.in_wal > 1_000, "{frames:?}");
+    assert_eq!(frames.copied, frames.in_wal, "{frames:?}");
+    assert!(size() > before, "the checkpoint copied the new pages");
+    store.close().await;
+}
+
 on_all_engines!(
+    batch_submissions_get_the_database_ids,
     dynamic_flag_table,
     action_ids_recorded_in_bulk,
     settled_actions_wait_for_the_writer,

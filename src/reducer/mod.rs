@@ -276,7 +276,7 @@ fn spawn_checkpoints(store: Store) -> crate::glitter::AbortOnDrop {
                     tracing::warn!("reducer: cannot checkpoint the WAL, retrying: {e}");
                     failing = true;
                 }
-                Ok(()) if failing => {
+                Ok(_) if failing => {
                     tracing::info!("reducer: WAL checkpoints work again");
                     failing = false;
                 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection, Row};
 
 pub use crate::rows::RowProblem;
 use crate::rows::{
@@ -146,6 +146,16 @@ pub enum SqliteSync {
     Normal,
 }
 
+/// What a WAL checkpoint found: frames (pages) written to the WAL since it last
+/// started over, and how many of them are now in the database file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalFrames {
+    /// Frames in the WAL.
+    pub in_wal: i64,
+    /// Frames copied into the database file (all of them unless a reader holds some).
+    pub copied: i64,
+}
+
 /// A connection pool to the contest database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -202,16 +212,21 @@ fn first_connection<C>(
 impl Store {
     /// Copies the WAL's committed pages into the SQLite file without waiting for
     /// readers or the writer (`PRAGMA wal_checkpoint(PASSIVE)`; nothing to do is cheap).
-    /// The other engines need none: a no-op.
-    pub async fn checkpoint(&self) -> Result<()> {
-        if self.pools.engine() != Engine::Sqlite {
-            return Ok(());
-        }
-        self.pools
-            .exec("PRAGMA wal_checkpoint(PASSIVE)", &[])
+    /// The other engines need none: a no-op that reports no frames.
+    pub async fn checkpoint(&self) -> Result<WalFrames> {
+        let Pools::Sqlite(pool) = &self.pools else {
+            return Ok(WalFrames::default());
+        };
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(pool)
             .await
             .ctx(|| "checkpointing the SQLite WAL".to_owned())?;
-        Ok(())
+        // (busy, frames in the WAL, frames copied into the database file)
+        let frames = |i| row.try_get::<i64, _>(i);
+        Ok(WalFrames {
+            in_wal: frames(1).ctx(|| "reading a checkpoint's result".to_owned())?,
+            copied: frames(2).ctx(|| "reading a checkpoint's result".to_owned())?,
+        })
     }
 
     /// Connects to `sqlite://PATH` (creating the file and its directory), `mysql://…`
@@ -765,5 +780,25 @@ mod tests {
             e.contains("in-memory") && e.contains("sqlite://data/gs.db"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn statements_cover_the_rows_in_few_sizes() {
+        let sizes = |n, max| super::statement_sizes(n, max).collect::<Vec<_>>();
+        assert_eq!(sizes(0, 256), Vec::<usize>::new());
+        assert_eq!(sizes(1, 256), [1]);
+        assert_eq!(sizes(40, 256), [32, 8]);
+        assert_eq!(sizes(255, 256), [128, 64, 32, 16, 8, 4, 2, 1]);
+        assert_eq!(sizes(600, 256), [256, 256, 64, 16, 8]);
+        assert_eq!(
+            sizes(3, 0),
+            [1, 1, 1],
+            "a maximum of 0 still makes progress"
+        );
+        for n in 0..1100 {
+            let got = sizes(n, 1000);
+            assert_eq!(got.iter().sum::<usize>(), n);
+            assert!(got.iter().all(|&k| k == 1000 || k.is_power_of_two()));
+        }
     }
 }
