@@ -120,6 +120,20 @@ async fn metrics_parse_and_move_with_actions() {
     assert!(delta(&r0, &r1, "gs_reducer_batch_size", &[]) >= 1.0);
     assert!(delta(&r0, &r1, "gs_reducer_commit_seconds", &[]) >= 1.0);
     assert!(delta(&r0, &r1, "gs_game_submissions", &[]) == 1.0);
+    // The checkpoint task (every 250 ms) reports the WAL the submission's commit wrote to.
+    let mut frames = value(&r1, "gs_reducer_wal_frames", &[]);
+    for _ in 0..30 {
+        if frames > 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        frames = value(
+            &scrape(&p.http, &reducer_url).await,
+            "gs_reducer_wal_frames",
+            &[],
+        );
+    }
+    assert!(frames > 0.0, "gs_reducer_wal_frames stayed at {frames}");
     // The staff notifier's figures are exposed with the reducer's.
     for family in ["gs_notifier_queue", "gs_notifier_messages"] {
         assert!(r1.families.contains_key(family), "{family} missing");

@@ -59,6 +59,9 @@ pub struct ReducerMetrics {
     pub batches_failed: Counter,
     /// Actions waiting when a batch was taken.
     pub queue_depth: Gauge,
+    /// Frames in the SQLite WAL at the last checkpoint (a WAL that keeps growing means
+    /// checkpoints cannot finish).
+    pub wal_frames: Gauge,
     /// Events published.
     pub events_published: Counter,
     /// Events or replies that could not be sent.
@@ -171,6 +174,11 @@ impl ReducerMetrics {
                 r,
                 "reducer_queue_depth",
                 "Actions waiting behind the batch being taken",
+            ),
+            wal_frames: gauge(
+                r,
+                "reducer_wal_frames",
+                "Frames in the SQLite WAL at the last checkpoint (0 on other engines)",
             ),
             events_published: counter(r, "reducer_events_published", "Events published"),
             glitter_errors: counter(

@@ -212,7 +212,7 @@ impl Reducer {
         tokio::pin!(shutdown);
         // SYNC comes from a task of its own: a database stall does not silence the reducer.
         let _sync_task = self.broadcaster.spawn_sync_task();
-        let checkpoints = spawn_checkpoints(self.store.clone());
+        let checkpoints = spawn_checkpoints(self.store.clone(), self.metrics.clone());
         let mut health_timer = tokio::time::interval(health::CHECK_INTERVAL);
         let mut next_tick = self.next_tick_check();
         self.publish_sync().await;
@@ -266,7 +266,10 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// then only append to the WAL: a commit that checkpointed waited for two more fsyncs,
 /// and the players whose actions were in it or queued behind it with it (the tail of the
 /// `submit_flag` latency). A failure is logged once, and again when it is over.
-fn spawn_checkpoints(store: Store) -> crate::glitter::AbortOnDrop {
+fn spawn_checkpoints(
+    store: Store,
+    metrics: Arc<crate::metrics::reducer::ReducerMetrics>,
+) -> crate::glitter::AbortOnDrop {
     crate::glitter::AbortOnDrop(tokio::spawn(async move {
         let mut failing = false;
         loop {
@@ -276,11 +279,14 @@ fn spawn_checkpoints(store: Store) -> crate::glitter::AbortOnDrop {
                     tracing::warn!("reducer: cannot checkpoint the WAL, retrying: {e}");
                     failing = true;
                 }
-                Ok(_) if failing => {
-                    tracing::info!("reducer: WAL checkpoints work again");
-                    failing = false;
+                Ok(frames) => {
+                    metrics.wal_frames.set(frames.in_wal);
+                    if failing {
+                        tracing::info!("reducer: WAL checkpoints work again");
+                        failing = false;
+                    }
                 }
-                _ => {}
+                Err(_) => {}
             }
         }
     }))
