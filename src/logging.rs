@@ -6,7 +6,9 @@ use crate::notify::Notifier;
 use crate::rows::LogRow;
 use crate::store::Store;
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -18,6 +20,8 @@ use tracing_subscriber::Layer;
 const QUEUE: usize = 10_000;
 
 static DB_SINK: OnceLock<mpsc::Sender<LogRow>> = OnceLock::new();
+/// Lines queued for the database and not yet written (or given up).
+static DB_PENDING: AtomicUsize = AtomicUsize::new(0);
 
 /// Sets up logging for the process; call once, first thing. Services log to stdout;
 /// one-shot commands to stderr, so that their own output (a dump on `-`) stays clean.
@@ -58,8 +62,18 @@ pub fn write_to_database(store: Store, process: &str, notifier: Arc<Notifier>) {
                 // Not through tracing: that would feed the failure back into this queue.
                 eprintln!("cannot write a log line to the database: {e}");
             }
+            DB_PENDING.fetch_sub(1, Ordering::Relaxed);
         }
     });
+}
+
+/// Waits (at most `limit`) until the lines logged so far are in the database: before
+/// the store they go to is closed, so that the last lines (the shutdown's) are kept.
+pub async fn flush_to_database(limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while DB_PENDING.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Forwards gs's own events of level INFO and above to the database task.
@@ -107,7 +121,10 @@ impl<S: Subscriber> Layer<S> for DbLayer {
             module: reference_module(meta.target()),
             message: visitor.message + &visitor.fields,
         };
-        let _ = sink.try_send(row);
+        DB_PENDING.fetch_add(1, Ordering::Relaxed);
+        if sink.try_send(row).is_err() {
+            DB_PENDING.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

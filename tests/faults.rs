@@ -177,6 +177,21 @@ async fn serve_sigterm_finishes_the_actions_in_flight() {
     )
     .await;
     sigterm_with_actions_in_flight(&cluster, &players, &mut serve, "serve.log").await;
+    // The last log lines reach the `log` table before the reducer closes its store.
+    let db = rusqlite::Connection::open(cluster.dir.path().join("gs.db")).expect("open");
+    let kept: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM log WHERE message = 'reducer: shutting down'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("read the log table");
+    let log = cluster.log("serve.log");
+    assert_eq!(
+        kept, 1,
+        "the shutdown's log line is in the database:\n{log}"
+    );
+    assert!(!log.contains("cannot write a log line"), "{log}");
 }
 
 /// Players submit through the cluster's first worker while an external writer holds

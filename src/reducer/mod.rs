@@ -221,6 +221,7 @@ impl Reducer {
                 _ = &mut shutdown => {
                     tracing::info!("reducer: shutting down");
                     drop(checkpoints);
+                    crate::logging::flush_to_database(Duration::from_secs(2)).await;
                     self.store.close().await;
                     return Ok(());
                 }
