@@ -380,8 +380,10 @@ async fn play(sh: Arc<Shared>, j: Journey, mut page: Page) {
         json!(title)
     ))
     .await;
+    // textContent, not innerText: the journeys run at once and post theirs too, so this
+    // one may already be among the older ones, inside the collapsed "all announcements".
     page.wait_for(&format!(
-        "document.getElementById('live-ann').innerText.includes({})",
+        "document.getElementById('live-ann').textContent.includes({})",
         json!(title)
     ))
     .await;
