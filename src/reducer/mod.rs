@@ -212,7 +212,9 @@ impl Reducer {
         tokio::pin!(shutdown);
         // SYNC comes from a task of its own: a database stall does not silence the reducer.
         let _sync_task = self.broadcaster.spawn_sync_task();
-        let checkpoints = spawn_checkpoints(self.store.clone(), self.metrics.clone());
+        // Only SQLite keeps a WAL for the reducer to checkpoint.
+        let checkpoints = (self.store.engine() == crate::store::Engine::Sqlite)
+            .then(|| spawn_checkpoints(self.store.clone(), self.metrics.clone()));
         let mut health_timer = tokio::time::interval(health::CHECK_INTERVAL);
         let mut next_tick = self.next_tick_check();
         self.publish_sync().await;

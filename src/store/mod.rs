@@ -212,20 +212,20 @@ fn first_connection<C>(
 impl Store {
     /// Copies the WAL's committed pages into the SQLite file without waiting for
     /// readers or the writer (`PRAGMA wal_checkpoint(PASSIVE)`; nothing to do is cheap).
-    /// The other engines need none: a no-op that reports no frames.
+    /// The other engines have no WAL: a no-op that reports no frames.
     pub async fn checkpoint(&self) -> Result<WalFrames> {
         let Pools::Sqlite(pool) = &self.pools else {
             return Ok(WalFrames::default());
         };
+        let what = || "checkpointing the SQLite WAL".to_owned();
         let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(pool)
             .await
-            .ctx(|| "checkpointing the SQLite WAL".to_owned())?;
+            .ctx(what)?;
         // (busy, frames in the WAL, frames copied into the database file)
-        let frames = |i| row.try_get::<i64, _>(i);
         Ok(WalFrames {
-            in_wal: frames(1).ctx(|| "reading a checkpoint's result".to_owned())?,
-            copied: frames(2).ctx(|| "reading a checkpoint's result".to_owned())?,
+            in_wal: row.try_get(1).ctx(what)?,
+            copied: row.try_get(2).ctx(what)?,
         })
     }
 
